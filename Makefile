@@ -1,0 +1,66 @@
+# eearly: `make test` and `make figures` are all a user needs; each installs what it needs first.
+SHELL   := /bin/bash
+VENV    := .venv
+PY      := $(VENV)/bin/python
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+PROFILE ?= default
+FIGDIR  := $(if $(filter default,$(PROFILE)),paper_figures,build/figures-$(PROFILE))
+FIGS    := $(patsubst nbs/figs/%.ipynb,%,$(wildcard nbs/figs/*.ipynb))
+LIB     := $(wildcard eearly/*.py)
+ROOTFLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: help install data test figures check lab readme clean distclean
+.DEFAULT_GOAL := help
+
+help: ## show this list
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@echo "  PROFILE=$(PROFILE) (figures: smoke | default | paper; outputs of non-default profiles go to build/)"
+
+install: $(STAMP) ## create .venv and install eearly in editable mode with its dev extras
+
+$(STAMP): settings.ini setup.py pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+data: $(STAMP) ## get Fashion-MNIST offline (Debian's dataset-fashion-mnist when apt is there) and unpack it
+	@if ! dpkg -s dataset-fashion-mnist >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1; } || \
+	    echo "make data: apt-get could not install dataset-fashion-mnist; torchvision's download is tried next"; \
+	  else echo "make data: not root; run 'sudo apt-get install dataset-fashion-mnist' or set EEARLY_DATA"; fi; \
+	fi
+	@$(PY) -c "from eearly.data import fashion_mnist_root; print('Fashion-MNIST ready in', fashion_mnist_root())"
+
+test: $(STAMP) data ## run every notebook (library tests and smoke figures) and the repository checks
+	$(PY) -m pytest -n 2 -p no:cacheprovider tests
+
+figures: $(STAMP) data $(FIGS:%=$(FIGDIR)/%.json) ## regenerate the figures of PROFILE (default: paper_figures/)
+
+$(FIGDIR)/%.json: nbs/figs/%.ipynb paper_figures/params/$(PROFILE)/%.yaml $(LIB) | $(STAMP)
+	@mkdir -p build/$(PROFILE)
+	$(PY) -m papermill $< build/$(PROFILE)/$*.ipynb -k python3 --cwd . --log-level WARNING \
+	  -f paper_figures/params/$(PROFILE)/$*.yaml -p out_dir $(FIGDIR) -p profile $(PROFILE)
+
+check: $(STAMP) ## fail if notebooks are not clean, the library is not what they export, or README.md is stale
+	@h() { find nbs eearly README.md -name '*.ipynb' -o -name '*.py' -o -name README.md | grep -v checkpoints | sort | xargs md5sum; }; \
+	before=$$(h); $(BIN)/nbdev_clean && $(BIN)/nbdev_export && $(MAKE) -s readme; after=$$(h); \
+	if [ "$$before" != "$$after" ]; then diff <(echo "$$before") <(echo "$$after"); \
+	  echo "make check: the files above changed; run nbdev_clean, nbdev_export and make readme, then commit"; exit 1; fi; \
+	echo "make check: notebooks clean, library and README in sync"
+
+lab: $(STAMP) ## JupyterLab on the project
+	$(BIN)/jupyter lab --notebook-dir=. $(ROOTFLAG)
+
+readme: $(STAMP) ## build README.md from nbs/index.ipynb (nbconvert; quarto is not available offline)
+	$(BIN)/jupyter nbconvert --to markdown nbs/index.ipynb --output-dir . --output README --log-level WARN
+
+clean: ## remove build outputs (executed notebooks, caches); keeps .venv, data and results
+	rm -rf build _proc _docs .pytest_cache
+	find . -name __pycache__ -prune -exec rm -rf {} +
+
+distclean: clean ## also remove .venv
+	rm -rf $(VENV)

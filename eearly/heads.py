@@ -14,7 +14,7 @@ from .models import create_backbone, BACKBONES
 
 # %% auto #0
 __all__ = ['HEADS', 'BlockTracer', 'exit_candidates', 'split_stages', 'PooledHead', 'ConvHead', 'LinearHead', 'MLPHead',
-           'make_head', 'flops_of', 'place_exits', 'MultiExit']
+           'make_head', 'flops_of', 'place_exits', 'scale_grad', 'MultiExit']
 
 # %% ../nbs/02_heads.ipynb #cd14c2b5
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
@@ -213,7 +213,20 @@ def _resolve_exits(backbone, exits, x) -> list[str]:
         if cands.index(b) <= cands.index(a): raise ValueError(f'exits: {b!r} does not come after {a!r}; exits must be distinct and in forward order ({listing})')
     return list(exits)
 
-# %% ../nbs/02_heads.ipynb #247136d3
+# %% ../nbs/02_heads.ipynb #7cf15abd
+class _ScaleGrad(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, s):
+        ctx.s = s
+        return x.view_as(x)
+    @staticmethod
+    def backward(ctx, g): return g * ctx.s, None
+
+def scale_grad(x, s: float):
+    "Identity forwards; multiplies the gradient by `s` backwards."
+    return _ScaleGrad.apply(x, s)
+
+# %% ../nbs/02_heads.ipynb #084e5478
 class MultiExit(nn.Module):
     "A backbone with internal classifiers: `model(x)` returns one logits tensor per exit, the backbone's own output last."
     def __init__(self, backbone: nn.Module,
@@ -250,9 +263,17 @@ class MultiExit(nn.Module):
     @property
     def stages(self) -> list: return self._stages
 
+    gradeq = False  # gradient equilibrium (Li et al. 2019): rescale the gradients that meet at each exit
+    post = None  # optional module mapping the list of exit outputs to the final list (ensembles, merges)
+
     def forward(self, x) -> list:
-        outs = []
+        outs, k = [], self.n_exits
         for i, stage in enumerate(self._stages):
             x = stage(x)
-            outs.append(self.heads[i](x) if i < len(self.heads) else x)
-        return outs
+            if i == len(self.heads): break
+            h = scale_grad(x, 1 / (k - i)) if self.gradeq else x
+            head = self.heads[i]
+            outs.append(head(h, outs[-1] if outs else None) if getattr(head, 'takes_prev', False) else head(h))
+            if self.gradeq: x = scale_grad(x, (k - i - 1) / (k - i))
+        outs.append(x)
+        return self.post(outs) if self.post is not None else outs

@@ -226,7 +226,7 @@ def scale_grad(x, s: float):
     "Identity forwards; multiplies the gradient by `s` backwards."
     return _ScaleGrad.apply(x, s)
 
-# %% ../nbs/02_heads.ipynb #084e5478
+# %% ../nbs/02_heads.ipynb #ff4719b4
 class MultiExit(nn.Module):
     "A backbone with internal classifiers: `model(x)` returns one logits tensor per exit, the backbone's own output last."
     def __init__(self, backbone: nn.Module,
@@ -257,14 +257,13 @@ class MultiExit(nn.Module):
         if len(heads) != len(self.exits): raise ValueError(f'head: {len(heads)} heads given for {len(self.exits)} exits')
         self.heads = nn.ModuleList([h(s, out_classes) if callable(h) else make_head(h, s, out_classes, **(head_kw or {}))
                                     for h, s in zip(heads, self.feat_shapes)]).to(x.device)
+        self.gradeq = False  # gradient equilibrium (Li et al. 2019): rescale the gradients that meet at each exit
+        self.post = None  # optional module mapping the list of exit outputs to the final list (ensembles, merges)
 
     @property
     def n_exits(self) -> int: return len(self.exits) + 1
     @property
     def stages(self) -> list: return self._stages
-
-    gradeq = False  # gradient equilibrium (Li et al. 2019): rescale the gradients that meet at each exit
-    post = None  # optional module mapping the list of exit outputs to the final list (ensembles, merges)
 
     def forward(self, x) -> list:
         outs, k = [], self.n_exits

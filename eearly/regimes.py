@@ -178,13 +178,13 @@ def _train_epoch(model, method, phase: Phase, loader, opt, sched, device):
         tot += loss.detach(); per += ces; n += 1
     return tot / max(n, 1), per / max(n, 1), first_bad
 
-# %% ../nbs/07_regimes.ipynb #b6cfa456
+# %% ../nbs/07_regimes.ipynb #11192aee
 def fit(model: MultiExit, regime='mixed', train_dl=None, val_dl=None,
         phase_epochs: tuple = None,  # epochs per phase of `regime`; or give `total_epochs`
         lr: float = 0.05,  # backbone learning rate
         seed: int = 0,
         method='sdn',  # a `METHODS` name, a `Method` or a dict of its fields
-        ckpt_dir=None,  # folder for `last.pt`: resume from it when present
+        ckpt_dir=None,  # folder for `last.pt` (resume from it when present) and `phase<i>_<train>.pt` after each phase
         total_epochs: int = None,  # equal compute: split over the phases by `backbone_frac`
         backbone_frac: float = 0.5,  # share of `total_epochs` in a leading phase 1
         head_lr: float = None,  # IC learning rate; default `lr`
@@ -264,6 +264,8 @@ def fit(model: MultiExit, regime='mixed', train_dl=None, val_dl=None,
                 for cb in callbacks: cb('epoch_end', dict(phase=pi, train=p.train, epoch=ep, record=rec, model=model))
                 if stop: break
             if patience and es['state'] is not None: model.load_state_dict(es['state'])
+            if ckpt is not None:  # the model at the end of each phase, for analyses across phases
+                with atomic_path(ckpt.parent/f'phase{pi + 1}_{p.train}.pt') as tmp: torch.save(model.state_dict(), tmp)
             opt_state = None
     finally:
         for q in model.parameters(): q.requires_grad_(True)

@@ -147,12 +147,12 @@ def load_run(cfg: RunConfig, results_dir=None) -> dict:
     if not (d/'metrics.json').exists(): raise FileNotFoundError(f'run: {d.name} has not finished (no metrics.json in {d.parent})')
     return dict(run(cfg, results_dir), **torch.load(d/'logits.pt', weights_only=True))
 
-# %% ../nbs/08_runs.ipynb #03f74847
+# %% ../nbs/08_runs.ipynb #48b3aee9
 def run_many(configs, results_dir=None, device=None, progress=True) -> pd.DataFrame:
     "Run every config (finished ones come from the cache); one row of headline fields and scalar metrics per run."
     rows = []
     for cfg in tqdm(list(configs), desc='runs', disable=not progress):
-        m = run(cfg, results_dir, device)
+        m = run(cfg, results_dir, device, progress)
         rows.append(dict(asdict(cfg), **{k: v for k, v in m.items() if k != 'config' and not isinstance(v, (list, dict))}))
     return pd.DataFrame(rows)
 

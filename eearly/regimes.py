@@ -151,12 +151,12 @@ def _phase_plan(regime, method, phase_epochs, total_epochs, backbone_frac, phase
     for p in plan: _check_phase(p)
     return plan
 
-# %% ../nbs/07_regimes.ipynb #5a928521
+# %% ../nbs/07_regimes.ipynb #4dc203c5
 def _exit_accuracy(model, loader, device) -> list:
     logits, labels = collect_logits(model, loader, device)
     return (logits.argmax(-1) == labels).float().mean(1).tolist()
 
-def _train_epoch(model, method, phase: Phase, loader, opt, sched, device):
+def _train_epoch(model, method, phase: Phase, loader, opt, sched, device, callbacks=(), where=None):
     "One epoch: (mean loss, mean per-exit CE (K,), exits non-finite at the first bad step (K,) bool), without per-step host syncs."
     k = model.n_exits
     tot, per, n = torch.zeros((), device=device), torch.zeros(k, device=device), 0
@@ -176,9 +176,10 @@ def _train_epoch(model, method, phase: Phase, loader, opt, sched, device):
         first_bad |= bad & ~any_bad
         any_bad |= bad.any() | ~torch.isfinite(loss.detach())
         tot += loss.detach(); per += ces; n += 1
+        for cb in callbacks: cb('step_end', dict(where, step=n, model=model))
     return tot / max(n, 1), per / max(n, 1), first_bad
 
-# %% ../nbs/07_regimes.ipynb #11192aee
+# %% ../nbs/07_regimes.ipynb #345fa2f1
 def fit(model: MultiExit, regime='mixed', train_dl=None, val_dl=None,
         phase_epochs: tuple = None,  # epochs per phase of `regime`; or give `total_epochs`
         lr: float = 0.05,  # backbone learning rate
@@ -192,7 +193,7 @@ def fit(model: MultiExit, regime='mixed', train_dl=None, val_dl=None,
         phase_kw: list = None,  # per-phase overrides of the `Phase` fields, one dict per phase
         patience: int = None,  # per-exit early stopping on `val_dl` accuracy (None: off, so compute is matched)
         device=None, progress: bool = False,
-        callbacks=()) -> History:  # functions called with (event, info dict) at 'phase_start' and 'epoch_end'
+        callbacks=()) -> History:  # functions called with (event, info dict) at 'phase_start', 'step_end' and 'epoch_end'
     "Train `model` through the phases of `regime`; same seed and initial weights give bit-identical weights on CPU."
     method = as_method(method)
     plan = _phase_plan(regime, method, phase_epochs, total_epochs, backbone_frac, phase_kw, lr=lr, head_lr=head_lr,
@@ -236,7 +237,8 @@ def fit(model: MultiExit, regime='mixed', train_dl=None, val_dl=None,
             for ep in bar:
                 t0 = time.time()
                 _set_modes(model, p.train)
-                loss, per, first_bad = _train_epoch(model, method, p, train_dl, opt, sched, device)
+                loss, per, first_bad = _train_epoch(model, method, p, train_dl, opt, sched, device, callbacks,
+                                                    dict(phase=pi, train=p.train, epoch=ep))
                 if not torch.isfinite(loss):
                     bad = [i for i, b in enumerate(first_bad.tolist()) if b] or 'none alone (the combined loss)'
                     raise FloatingPointError(f"loss: not finite ({loss.item()}) in phase {pi + 1} ({p.train}), epoch {ep + 1}, "

@@ -86,7 +86,7 @@ def run_dir(cfg: RunConfig, results_dir=None) -> Path:
     name = f"{cfg.dataset}-{cfg.backbone.replace(':', '_')}-{regime}-{cfg.method}-s{cfg.seed}-{run_key(cfg)}"
     return results_root(results_dir)/name
 
-# %% ../nbs/08_runs.ipynb #90143a0b
+# %% ../nbs/08_runs.ipynb #8b2c8432
 def build(cfg: RunConfig, device=None, data=True):
     "(model, loaders or None, method) for `cfg`; the model's initial weights depend on `cfg.seed`."
     info = dataset_info(cfg.dataset)
@@ -123,9 +123,7 @@ def run(cfg: RunConfig, results_dir=None, device=None, progress=False) -> dict:
         lg = torch.load(d/'logits.pt', weights_only=True)
         return _evaluate(cfg, d, model, method, dict(logits=lg['val_logits'], labels=lg['val_labels']),
                          dict(logits=lg['test_logits'], labels=lg['test_labels']), started)
-    d.mkdir(parents=True, exist_ok=True)
-    write_json(d/'config.json', dict(config=asdict(cfg), code=code_version()))
-    model, dls, method = build(cfg, device)
+    model, dls, method = build(cfg, device)  # bad configs fail here or at the start of `fit`, before anything is written
     hist = fit(model, cfg.regime, dls.train, dls.val, phase_epochs=cfg.phase_epochs, total_epochs=cfg.total_epochs,
                backbone_frac=cfg.backbone_frac, lr=cfg.lr, head_lr=cfg.head_lr, optimizer=cfg.optimizer,
                weight_decay=cfg.weight_decay, seed=cfg.seed, method=method, ckpt_dir=d, patience=cfg.patience,
@@ -137,6 +135,7 @@ def run(cfg: RunConfig, results_dir=None, device=None, progress=False) -> dict:
         torch.save(dict(val_logits=val['logits'], val_labels=val['labels'], test_logits=test['logits'],
                         test_labels=test['labels'], exits=model.exits), tmp)
     write_json(d/'history.json', dict(config=hist.config, records=hist.records))
+    write_json(d/'config.json', dict(config=asdict(cfg), code=code_version()))
     metrics = _evaluate(cfg, d, model, method, val, test, started)
     (d/'last.pt').unlink(missing_ok=True)  # the final weights are in model.pt
     return metrics

@@ -186,12 +186,15 @@ def _take_stratified(idx, y, n, seed, field):
     try: return train_test_split(idx, train_size=n, stratify=y, random_state=seed)
     except ValueError as e: raise ValueError(f'{field}: cannot make a stratified split of {n} of {len(idx)} items ({e})') from None
 
-# %% ../nbs/00_data.ipynb #9352c9a6
+# %% ../nbs/00_data.ipynb #ec85b56d
 class Loaders(NamedTuple):
     "Train, validation and test loaders (validation is `None` when `val_frac=0`)."
     train: DataLoader
     val: Optional[DataLoader]
     test: DataLoader
+
+def _is_int(v): return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+def _is_num(v): return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
 def _as_batch(b): return b  # `ImageDataset.__getitems__` already returns a collated batch
 
@@ -199,19 +202,19 @@ def _loader(ds, bs, shuffle, seed, num_workers):
     g = torch.Generator().manual_seed(seed) if shuffle else None
     return DataLoader(ds, batch_size=bs, shuffle=shuffle, generator=g, collate_fn=_as_batch, num_workers=num_workers)
 
-# %% ../nbs/00_data.ipynb #b5000b7e
+# %% ../nbs/00_data.ipynb #57e7c323
 def get_dataloaders(name='fashion_mnist', batch_size=128, val_frac=0.1, seed=0, subset=None, root=None,
                     augment=True, test_subset=None, num_workers=0, download=True) -> Loaders:
     "Seeded train / val / test loaders for dataset `name`; `subset` (count or fraction) shrinks the training set."
     full = load_dataset(name, 'train', root, download)
     y = full.targets.numpy()
     n = len(full)
-    if not isinstance(batch_size, int) or batch_size < 1: raise ValueError(f'batch_size: must be a positive int, got {batch_size!r}')
-    if not 0 <= val_frac < 1: raise ValueError(f'val_frac: must be in [0, 1), got {val_frac!r}')
+    if not _is_int(batch_size) or batch_size < 1: raise ValueError(f'batch_size: must be a positive int, got {batch_size!r}')
+    if not (_is_num(val_frac) and 0 <= val_frac < 1): raise ValueError(f'val_frac: must be in [0, 1), got {val_frac!r}')
     idx = np.arange(n)
     if subset is not None:
         k = round(subset * n) if isinstance(subset, float) else subset
-        if not (isinstance(k, (int, np.integer)) and 0 < k <= n):
+        if not (_is_int(k) and 0 < k <= n):
             raise ValueError(f'subset: must be an int in [1, {n}] or a fraction in (0, 1], got {subset!r}')
         idx = _take_stratified(idx, y, k, seed, 'subset')[0]
     if val_frac > 0:
@@ -222,6 +225,8 @@ def get_dataloaders(name='fashion_mnist', batch_size=128, val_frac=0.1, seed=0, 
         tr, va = _take_stratified(idx, y[idx], len(idx) - n_val, seed, 'val_frac')
     else: tr, va = idx, None
     test = load_dataset(name, 'test', root, download)
+    if test_subset is not None and not (_is_int(test_subset) and 0 < test_subset <= len(test)):
+        raise ValueError(f'test_subset: must be an int in [1, {len(test)}], got {test_subset!r}')
     if test_subset is not None: test = test.subset(_take_stratified(np.arange(len(test)), test.targets.numpy(), test_subset, seed, 'test_subset')[0])
     return Loaders(_loader(full.subset(tr, augment=augment), batch_size, True, seed, num_workers),
                    None if va is None else _loader(full.subset(va, augment=False), batch_size, False, seed, num_workers),

@@ -30,7 +30,7 @@ def collect_logits(model: nn.Module, loader, device=None) -> tuple[torch.Tensor,
     if not outs: raise ValueError('loader: yielded no batches')
     return torch.cat(outs, 1), torch.cat(ys).long()  # cat outside inference mode: ordinary tensors, usable with autograd
 
-# %% ../nbs/05_evaluate.ipynb #da0435bb
+# %% ../nbs/05_evaluate.ipynb #85975a83
 def _check_logits(logits, dims=3) -> torch.Tensor:
     logits = torch.as_tensor(logits)
     if logits.dim() != dims or logits.shape[-2] == 0 or logits.shape[-1] < 2:
@@ -38,9 +38,12 @@ def _check_logits(logits, dims=3) -> torch.Tensor:
         raise ValueError(f'logits: need a {want} N ≥ 1 samples and C ≥ 2 classes, got shape {tuple(logits.shape)}')
     return logits.float()
 
-def _check_labels(labels, n) -> torch.Tensor:
+def _check_labels(labels, n, c=None) -> torch.Tensor:
     labels = torch.as_tensor(labels).long()
     if labels.shape != (n,): raise ValueError(f'labels: need shape ({n},), one per sample of the logits, got {tuple(labels.shape)}')
+    if c is not None and n and not (0 <= labels.min() and labels.max() < c):
+        raise ValueError(f'labels: must be class indices in [0, {c}) for logits of {c} classes, got values from '
+                         f'{labels.min().item()} to {labels.max().item()}; do the model and the data have the same num_classes?')
     return labels.to('cpu')
 
 def _patience(logits):
@@ -73,7 +76,7 @@ def exit_indices(scores: torch.Tensor, threshold) -> torch.Tensor:
     fires[..., -1, :] = True
     return fires.to(torch.uint8).argmax(-2)  # argmax returns the first of equal maxima
 
-# %% ../nbs/05_evaluate.ipynb #e3d846b4
+# %% ../nbs/05_evaluate.ipynb #743263cf
 def _check_costs(costs, k) -> torch.Tensor:
     c = torch.as_tensor(costs, dtype=torch.float64).cpu()
     if c.shape != (k,) or not (c[1:] >= c[:-1]).all():
@@ -87,7 +90,8 @@ def _thresholds(scores, criterion) -> list:
     return sorted({0.0, math.inf, *q})
 
 def _check_thresholds(thresholds, criterion, k) -> list:
-    ts = [float(t) for t in np.atleast_1d(np.asarray(thresholds, dtype=float))]
+    try: ts = [float(t) for t in np.atleast_1d(np.asarray(thresholds, dtype=float))]
+    except (TypeError, ValueError): raise ValueError(f'thresholds: need numbers, got {thresholds!r}') from None
     if criterion == 'patience': bad = [t for t in ts if not (t.is_integer() and 1 <= t <= k)]
     else: bad = [t for t in ts if not (0 <= t <= 1 or t == math.inf)]
     if bad or not ts:
@@ -99,7 +103,7 @@ def exit_curve(logits, labels, costs, criterion: str = 'max_prob', thresholds=No
     "Per threshold: mean `cost` of the exits taken, `accuracy` there and `exit_frac_k` leaving at each exit, sorted by cost."
     scores = exit_scores(logits, criterion, temperatures)  # (K, N)
     k, n = scores.shape
-    logits, labels, costs = _check_logits(logits).cpu(), _check_labels(labels, n), _check_costs(costs, k)
+    logits, labels, costs = _check_logits(logits).cpu(), _check_labels(labels, n, logits.shape[-1]), _check_costs(costs, k)
     ts = _thresholds(scores, criterion) if thresholds is None else _check_thresholds(thresholds, criterion, k)
     correct = (logits.argmax(-1) == labels).double()  # (K, N)
     e = exit_indices(scores, torch.tensor(ts, dtype=torch.float64))  # (T, N)
@@ -108,12 +112,12 @@ def exit_curve(logits, labels, costs, criterion: str = 'max_prob', thresholds=No
                           **{f'exit_frac_{i}': (counts[:, i] / n).double().numpy() for i in range(k)}})
     return curve.sort_values(['cost', 'threshold'], ignore_index=True)
 
-# %% ../nbs/05_evaluate.ipynb #ec476d7b
+# %% ../nbs/05_evaluate.ipynb #50dee63c
 def fit_temperatures(logits, labels, iters: int = 30) -> torch.Tensor:
     "Per-exit temperatures (K,) minimising the NLL of `softmax(logits[k] / T[k])`, by bisection on log T in [-7, 7]."
     z = _check_logits(logits).detach().cpu()  # (K, N, C)
     k, n, _ = z.shape
-    zy = z.gather(-1, _check_labels(labels, n).expand(k, n)[..., None])[..., 0]  # (K, N) true-class logits
+    zy = z.gather(-1, _check_labels(labels, n, z.shape[-1]).expand(k, n)[..., None])[..., 0]  # (K, N) true-class logits
     lo, hi = torch.full((k,), -7.0), torch.full((k,), 7.0)  # 30 halvings: log T to within 1e-8
     for _ in range(iters):
         mid = (lo + hi) / 2
@@ -123,11 +127,11 @@ def fit_temperatures(logits, labels, iters: int = 30) -> torch.Tensor:
         lo, hi = torch.where(too_sharp, mid, lo), torch.where(too_sharp, hi, mid)
     return ((lo + hi) / 2).exp()
 
-# %% ../nbs/05_evaluate.ipynb #5b2c0932
+# %% ../nbs/05_evaluate.ipynb #364f8a89
 def ece(logits, labels, n_bins: int = 15) -> float:
     "Expected calibration error of the max-probability of logits (N, C), over `n_bins` equal-width confidence bins."
     logits = _check_logits(logits, dims=2).cpu()
-    labels = _check_labels(labels, len(logits))
+    labels = _check_labels(labels, len(logits), logits.shape[-1])
     if not (isinstance(n_bins, int) and n_bins > 0): raise ValueError(f'n_bins: must be a positive int, got {n_bins!r}')
     conf, pred = logits.softmax(-1).max(-1)  # (N,)
     b = (conf * n_bins).ceil().long().clamp(1, n_bins) - 1  # bin i holds (i/n_bins, (i+1)/n_bins]
@@ -137,12 +141,12 @@ def ece(logits, labels, n_bins: int = 15) -> float:
 def head_metrics(logits, labels, n_bins: int = 15) -> pd.DataFrame:
     "Per exit of logits (K, N, C): `accuracy`, `ece` and `nll`."
     logits = _check_logits(logits).cpu()
-    labels = _check_labels(labels, logits.shape[1])
+    labels = _check_labels(labels, logits.shape[1], logits.shape[-1])
     return pd.DataFrame({'exit': range(len(logits)), 'accuracy': (logits.argmax(-1) == labels).double().mean(1).tolist(),
                          'ece': [ece(l, labels, n_bins) for l in logits],
                          'nll': [F.cross_entropy(l, labels).item() for l in logits]})
 
-# %% ../nbs/05_evaluate.ipynb #ce873987
+# %% ../nbs/05_evaluate.ipynb #cc24e221
 def _best_within(curve, limit):
     "The row of highest accuracy among those with cost ≤ `limit` (the cheapest of ties), or None."
     fits = curve[curve.cost <= limit * (1 + 1e-12)]
@@ -150,10 +154,11 @@ def _best_within(curve, limit):
 
 def budget_accuracy(test_logits, test_labels, costs, backbone_flops: float, budgets=(0.25, 0.5, 0.75, 1.0),
                     criterion: str = 'max_prob', val_logits=None, val_labels=None, calibrate: bool = True) -> pd.DataFrame:
-    "Per budget and protocol: chosen `threshold`, normalised `val_cost` and `cost`, and test `accuracy`."
+    "Per budget and protocol: chosen `threshold`, normalised `val_cost` and `cost`, and test `accuracy` (NaN: nothing fits the budget)."
     if not backbone_flops > 0: raise ValueError(f'backbone_flops: must be positive, got {backbone_flops!r}')
     if (val_logits is None) != (val_labels is None): raise ValueError('val_labels: give val_logits and val_labels together, or neither')
-    budgets = [float(b) for b in np.atleast_1d(budgets)]
+    try: budgets = [float(b) for b in np.atleast_1d(budgets)]
+    except (TypeError, ValueError): raise ValueError(f'budgets: need positive fractions of backbone_flops, got {budgets!r}') from None
     if not budgets or not all(b > 0 for b in budgets): raise ValueError(f'budgets: need positive fractions of backbone_flops, got {budgets}')
     nan = math.nan
     test = exit_curve(test_logits, test_labels, costs, criterion)

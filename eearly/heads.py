@@ -226,7 +226,7 @@ def scale_grad(x, s: float):
     "Identity forwards; multiplies the gradient by `s` backwards."
     return _ScaleGrad.apply(x, s)
 
-# %% ../nbs/02_heads.ipynb #ff4719b4
+# %% ../nbs/02_heads.ipynb #5125d7a1
 class MultiExit(nn.Module):
     "A backbone with internal classifiers: `model(x)` returns one logits tensor per exit, the backbone's own output last."
     def __init__(self, backbone: nn.Module,
@@ -253,6 +253,9 @@ class MultiExit(nn.Module):
         if num_classes is not None and num_classes != out_classes:
             raise ValueError(f"num_classes: {num_classes} does not match the backbone's output size {out_classes}")
         self.num_classes = out_classes
+        if not (isinstance(head, (str, list, tuple)) or callable(head)):
+            raise ValueError(f"head: must be a name ({', '.join(HEADS)}), a list of them (one per IC) or a function "
+                             f"f(feat_shape, num_classes), got {head!r}")
         heads = [head] * len(self.exits) if isinstance(head, str) or callable(head) else list(head)
         if len(heads) != len(self.exits): raise ValueError(f'head: {len(heads)} heads given for {len(self.exits)} exits')
         self.heads = nn.ModuleList([h(s, out_classes) if callable(h) else make_head(h, s, out_classes, **(head_kw or {}))

@@ -55,15 +55,21 @@ def filter_normalized_direction(model: nn.Module,
     if not any(_selected(n, params) for n in out): raise ValueError(f'params: {params!r} selects no parameter of this model')
     return out
 
-# %% ../nbs/11_landscape.ipynb #2c572956
+# %% ../nbs/11_landscape.ipynb #06c35a8d
 def _batches(model, data, field='data') -> list:
     data = list(data or [])
     if not data: raise ValueError(f'{field}: need a non-empty list of (x, y) batches')
     p = next(model.parameters())
     return [(x.to(p.device), y.to(p.device)) for x, y in data]  # moved once, kept for every point
 
-def _mean_loss(model, loss_fn, batches) -> float:
-    return sum(float(loss_fn(model(x), y)) for x, y in batches) / len(batches)
+def _mean_loss(model, loss_fn, batches):
+    "Mean of `loss_fn` over the batches: a float, or a float64 tensor (L,) when `loss_fn` returns several values."
+    tot = sum(torch.as_tensor(loss_fn(model(x), y)).detach().double().cpu() for x, y in batches) / len(batches)
+    return tot.item() if tot.dim() == 0 else tot
+
+def _stack(out) -> torch.Tensor:
+    "Per-point losses as float64 (P,), or (P, L) for vector-valued losses."
+    return torch.stack(out) if isinstance(out[0], torch.Tensor) else torch.tensor(out, dtype=torch.float64)
 
 def _grid(steps, span) -> torch.Tensor:
     if not (isinstance(steps, int) and steps >= 2): raise ValueError(f'steps: must be an int ≥ 2, got {steps!r}')
@@ -95,22 +101,23 @@ def loss_line(model: nn.Module, loss_fn, data, steps: int = 21, span: float = 1.
     "Mean loss over the batches `data` at θ + αδ for `steps` values α ∈ [-span, span]: (alphas (steps,), losses (steps,))."
     a = _grid(steps, span)
     d = filter_normalized_direction(model, seed, params)
-    return a, torch.tensor(_sweep(model, loss_fn, data, [d], [(float(x),) for x in a]), dtype=torch.float64)
+    return a, _stack(_sweep(model, loss_fn, data, [d], [(float(x),) for x in a]))
 
 def loss_surface(model: nn.Module,  # left bit-identical, modes included
-                 loss_fn,  # `loss_fn(model(x), y)` -> scalar tensor
+                 loss_fn,  # `loss_fn(model(x), y)` -> scalar tensor, or (L,) for several losses from one forward
                  data,  # list of (x, y) batches, all evaluated at every point
                  steps: int = 21,  # grid points per axis; odd puts the model itself at the centre
                  span: float = 1.0,  # α, β ∈ [-span, span], in units of the filter-normalised directions
                  seed: int = 0,  # δ uses `seed`, η `seed + 1`
                  params: str = 'all'):  # which parameters move: 'all', 'backbone' or 'heads'
-    "Mean loss at θ + αδ + βη, directions of seeds `seed` and `seed + 1`: (alphas (steps,), betas (steps,), Z (steps, steps))."
+    "Mean loss at θ + αδ + βη, directions of seeds `seed` and `seed + 1`: (alphas (steps,), betas (steps,), Z (steps, steps[, L]))."
     a = _grid(steps, span)
     d, e = filter_normalized_direction(model, seed, params), filter_normalized_direction(model, seed + 1, params)
     z = _sweep(model, loss_fn, data, [d, e], [(float(x), float(y)) for x in a for y in a])
-    return a, a.clone(), torch.tensor(z, dtype=torch.float64).view(steps, steps)
+    z = _stack(z)
+    return a, a.clone(), z.view(steps, steps, *z.shape[1:])
 
-# %% ../nbs/11_landscape.ipynb #40d96a0d
+# %% ../nbs/11_landscape.ipynb #f00dcc7f
 def _blend_losses(models, weights, loss_fn, data, bn_data=None) -> list[float]:
     "Mean loss of Σ_i w_i·state_i (parameters and buffers) for each weight tuple w in `weights`, on one scratch copy."
     sds = [m.state_dict() for m in models]  # detached views, not copies
@@ -137,7 +144,7 @@ def interpolate(model_a: nn.Module, model_b: nn.Module,  # same architecture; ne
                 loss_fn, data,  # as in `loss_surface`
                 ts,  # the t's; 0 gives A, 1 gives B, outside [0, 1] extrapolates
                 bn_data=None,  # list of (x, y) batches to recompute BN statistics at every t; None: interpolate buffers
-               ) -> list[float]:  # mean loss over `data` per t
+               ) -> list:  # mean loss over `data` per t (a float, or a tensor (L,) for vector-valued `loss_fn`)
     "Mean loss over `data` at θ(t) = (1−t)θ_A + tθ_B for each t in `ts`; BN recomputed over `bn_data` at each t, or interpolated."
     return _blend_losses([model_a, model_b], [(1 - float(t), float(t)) for t in ts], loss_fn, data, bn_data)
 
@@ -150,7 +157,7 @@ def barrier(ts,  # the t's of an interpolation, including 0 and 1
     l0, l1 = losses[ts.index(0.)], losses[ts.index(1.)]
     return max(l - ((1 - t) * l0 + t * l1) for t, l in zip(ts, losses) if 0 <= t <= 1)
 
-# %% ../nbs/11_landscape.ipynb #bfc6b2ce
+# %% ../nbs/11_landscape.ipynb #07de7e73
 def _flat(m) -> torch.Tensor: return torch.cat([p.detach().flatten().double() for p in m.parameters()])
 
 def plane(models,  # three models (A, B, C) of one architecture; none is modified
@@ -177,5 +184,5 @@ def plane(models,  # three models (A, B, C) of one architecture; none is modifie
         return (1 - q - s, s, q)
     xy = [(x, y) for x in axes[0].tolist() for y in axes[1].tolist()] + pts.tolist()
     ls = _blend_losses(list(models), [weights(x, y) for x, y in xy], loss_fn, data, bn_data)
-    return dict(alphas=axes[0], betas=axes[1], Z=torch.tensor(ls[:-3], dtype=torch.float64).view(steps, steps),
-                points=pts, point_losses=torch.tensor(ls[-3:], dtype=torch.float64))
+    ls = _stack(ls)
+    return dict(alphas=axes[0], betas=axes[1], Z=ls[:-3].view(steps, steps, *ls.shape[1:]), points=pts, point_losses=ls[-3:])

@@ -12,7 +12,7 @@ from torchvision.models.resnet import BasicBlock
 
 # %% auto #0
 __all__ = ['BACKBONES', 'ConvBlock', 'SmallCNN', 'CifarResNet', 'replace_first_conv', 'tv_backbone', 'cifar_resnet34', 'vit_tiny',
-           'create_backbone']
+           'vit_mini', 'create_backbone']
 
 # %% ../nbs/01_models.ipynb #e5239753
 class ConvBlock(nn.Module):
@@ -91,7 +91,7 @@ def tv_backbone(name, num_classes=10, in_chans=3, image_size=32, **kw):
         model = torchvision.models.get_model(name, weights=None, num_classes=num_classes, **kw)
     return replace_first_conv(model, in_chans)
 
-# %% ../nbs/01_models.ipynb #cfc67709
+# %% ../nbs/01_models.ipynb #0d96d967
 def cifar_resnet34(num_classes=10, in_chans=3, **kw):
     "torchvision's ResNet-34 with a CIFAR stem: 3×3 stride-1 first conv and no max-pool."
     model = torchvision.models.resnet34(weights=None, num_classes=num_classes, **kw)
@@ -107,13 +107,18 @@ def vit_tiny(num_classes=10, in_chans=3, image_size=32, patch_size=4, depth=12, 
     model = VisionTransformer(image_size, patch_size, depth, heads, dim, dim * mlp_ratio, num_classes=num_classes, **kw)
     return replace_first_conv(model, in_chans)
 
-# %% ../nbs/01_models.ipynb #46ae98ae
+def vit_mini(num_classes=10, in_chans=3, image_size=32, patch_size=None, depth=6, dim=64, heads=4, mlp_ratio=2, **kw):
+    "A ViT small enough for a CPU (6 blocks, 64 wide, 4 heads); `patch_size` defaults to image_size / 4, i.e. 4×4 patches + a class token."
+    return vit_tiny(num_classes, in_chans, image_size, patch_size or max(1, image_size // 4), depth, dim, heads, mlp_ratio, **kw)
+
+# %% ../nbs/01_models.ipynb #16af06a1
 BACKBONES = {
     'cnn':      lambda num_classes, in_chans, image_size, **kw: SmallCNN(num_classes, in_chans, **kw),
     'resnet20': lambda num_classes, in_chans, image_size, **kw: CifarResNet(20, num_classes, in_chans, **kw),
     'resnet32': lambda num_classes, in_chans, image_size, **kw: CifarResNet(32, num_classes, in_chans, **kw),
     'resnet34': lambda num_classes, in_chans, image_size, **kw: cifar_resnet34(num_classes, in_chans, **kw),
     'vit_tiny': lambda num_classes, in_chans, image_size, **kw: vit_tiny(num_classes, in_chans, image_size, **kw),
+    'vit_mini': lambda num_classes, in_chans, image_size, **kw: vit_mini(num_classes, in_chans, image_size, **kw),
 }
 
 def create_backbone(name: str, num_classes: int, in_chans: int = 3, image_size: int = 32, **kw) -> nn.Module:

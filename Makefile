@@ -5,7 +5,7 @@ PY      := $(VENV)/bin/python
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 PROFILE ?= default
-FIGDIR  := $(if $(filter default,$(PROFILE)),paper_figures,build/figures-$(PROFILE))
+FIGDIR  ?= $(if $(filter default,$(PROFILE)),paper_figures,build/figures-$(PROFILE))
 FIGS    := $(patsubst nbs/figs/%.ipynb,%,$(wildcard nbs/figs/*.ipynb))
 LIB     := $(wildcard eearly/*.py)
 ROOTFLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
@@ -38,12 +38,24 @@ data: $(STAMP) ## get Fashion-MNIST offline (Debian's dataset-fashion-mnist when
 test: $(STAMP) data ## run every notebook (library tests and smoke figures) and the repository checks
 	$(PY) -m pytest -n 2 -p no:cacheprovider tests
 
-figures: $(STAMP) data $(FIGS:%=$(FIGDIR)/%.json) ## regenerate the figures of PROFILE (default: paper_figures/)
+figures: $(STAMP) data $(FIGDIR)/README.md ## regenerate the figures of PROFILE (default: paper_figures/) and their results page
 
+# A figure is written to a staging folder and moved into place only when its whole notebook succeeds: a failing
+# notebook stops make with the notebook and cell (papermill's message) and leaves no partial figure files behind.
 $(FIGDIR)/%.json: nbs/figs/%.ipynb paper_figures/params/$(PROFILE)/%.yaml $(LIB) | $(STAMP)
-	@mkdir -p build/$(PROFILE)
-	$(PY) -m papermill $< build/$(PROFILE)/$*.ipynb -k python3 --cwd . --log-level WARNING \
-	  -f paper_figures/params/$(PROFILE)/$*.yaml -p out_dir $(FIGDIR) -p profile $(PROFILE)
+	@mkdir -p build/$(PROFILE) $(FIGDIR); rm -rf build/$(PROFILE)/stage-$*; mkdir -p build/$(PROFILE)/stage-$*
+	@echo "figure $* ($(PROFILE)): nbs/figs/$*.ipynb -> $(FIGDIR)/"
+	@start=$$(date +%s); \
+	if $(PY) -m papermill $< build/$(PROFILE)/$*.ipynb -k python3 --cwd . --log-level WARNING \
+	     -f paper_figures/params/$(PROFILE)/$*.yaml -p out_dir build/$(PROFILE)/stage-$* -p profile $(PROFILE); then \
+	  mv build/$(PROFILE)/stage-$*/$*.json build/$(PROFILE)/stage-$*/.$*.json; \
+	  mv -f build/$(PROFILE)/stage-$*/* $(FIGDIR)/ && mv -f build/$(PROFILE)/stage-$*/.$*.json $@; \
+	  rm -rf build/$(PROFILE)/stage-$*; echo "figure $*: done in $$(( $$(date +%s) - start )) s"; \
+	else rm -rf build/$(PROFILE)/stage-$*; \
+	  echo "make figures: nbs/figs/$*.ipynb FAILED (the cell and error are above; executed notebook: build/$(PROFILE)/$*.ipynb); no figure files were written" >&2; exit 1; fi
+
+$(FIGDIR)/README.md: $(FIGS:%=$(FIGDIR)/%.json)
+	$(PY) -c "from eearly.experiments import results_page; results_page('$(FIGDIR)', '$@', 'Paper figures ($(PROFILE) profile)')"
 
 check: $(STAMP) ## fail if notebooks are not clean, the library is not what they export, or README.md is stale
 	@h() { find nbs eearly README.md -name '*.ipynb' -o -name '*.py' -o -name README.md | grep -v checkpoints | sort | xargs md5sum; }; \

@@ -1,5 +1,10 @@
 import os
+from pathlib import Path
 import torch
 
 # Two xdist workers on a 2-core machine: one torch thread each, or they fight over the cores.
-if os.environ.get('PYTEST_XDIST_WORKER'): torch.set_num_threads(1)
+worker = os.environ.get('PYTEST_XDIST_WORKER')
+if worker: torch.set_num_threads(1)
+# Smoke runs of the figure notebooks go to a cache of the test suite, one per worker (two processes must not resume
+# each other's checkpoints), never into the user's results/.
+os.environ['EEARLY_RESULTS'] = str(Path(__file__).resolve().parents[1]/'build'/'test-results'/(worker or 'main'))

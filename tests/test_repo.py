@@ -55,6 +55,8 @@ def test_figure_notebook_has_one_parameters_cell_and_params_for_each_profile(fig
     tagged = [c for c in cells if 'parameters' in c.get('metadata', {}).get('tags', [])]
     assert len(tagged) == 1, f'{fig.name}: {len(tagged)} parameters cells'
     params = pm.inspect_notebook(str(fig))
+    assigned = [l for l in ''.join(tagged[0]['source']).splitlines() if re.match(r'\w+\s*(:[^=]*)?=', l)]
+    assert len(assigned) == len(params), f'{fig.name}: papermill parsed {sorted(params)} of {assigned}'  # e.g. a quote or = in a help comment
     assert {'out_dir', 'profile'} <= set(params), sorted(params)
     for name, p in params.items():
         assert p['help'], f'{fig.name}: parameter {name} has no help comment'
@@ -79,3 +81,42 @@ def test_papermill_injects_parameters(tmp_path):
 def test_readme_shows_the_two_commands():
     readme = (ROOT/'README.md').read_text()
     assert 'make test' in readme and 'make figures' in readme
+
+
+SHARED_RUN_PARAMS = ('dataset', 'subset', 'test_subset', 'total_epochs', 'batch_size', 'lr', 'seeds')
+
+
+@pytest.mark.parametrize('profile', PROFILES)
+def test_figures_of_a_profile_share_their_run_parameters(profile):
+    "Figures share training runs through the cache only if they ask for identical runs: one value per shared key."
+    seen = {}
+    for fig in FIGS:
+        params = {k: v['default'] for k, v in pm.inspect_notebook(str(fig)).items()}
+        params.update(yaml.safe_load((ROOT/'paper_figures'/'params'/profile/f'{fig.stem}.yaml').read_text()) or {})
+        for k in SHARED_RUN_PARAMS:
+            if k in params: seen.setdefault(k, {}).setdefault(str(params[k]).strip('"\''), []).append(fig.stem)
+    split = {k: v for k, v in seen.items() if len(v) > 1}
+    assert not split, f'{profile}: figures disagree on shared run parameters {split}'
+
+
+@pytest.mark.parametrize('profile', ('default', 'paper'))
+def test_profile_backbones_and_datasets_exist(profile):
+    "The GPU profile cannot run here, so check that what it names exists and builds (models at the data's input shape)."
+    from eearly.data import DATASETS, dataset_info
+    from eearly.models import create_backbone
+    built = set()
+    for fig in FIGS:
+        p = yaml.safe_load((ROOT/'paper_figures'/'params'/profile/f'{fig.stem}.yaml').read_text()) or {}
+        if 'dataset' not in p: continue
+        assert p['dataset'] in DATASETS, f'{fig.stem}: unknown dataset {p["dataset"]}'
+        names = [b for b in str(p.get('backbones', p.get('backbone', ''))).split(',') if b]
+        for cell in [c for c in str(p.get('cells', '')).split(',') if c]:
+            bb, data = cell.split('@')
+            names.append(bb)
+            assert data.isdigit() or data in DATASETS, f'{fig.stem}: cell {cell} names an unknown dataset'
+        info = dataset_info(p['dataset'])
+        for bb in set(names) - built:
+            m = create_backbone(bb, info.num_classes, info.in_chans, info.image_size)
+            assert sum(q.numel() for q in m.parameters()) > 0
+            built.add(bb)
+    assert built, f'{profile}: no figure names a backbone'

@@ -177,23 +177,32 @@ def _phase_plan(regime, method, phase_epochs, total_epochs, backbone_frac, phase
     for p in plan: _check_phase(p)
     return plan
 
-# %% ../nbs/07_regimes.ipynb #4dc203c5
+# %% ../nbs/07_regimes.ipynb #26f5a3f3
 def _exit_accuracy(model, loader, device) -> list:
     logits, labels = collect_logits(model, loader, device)
     return (logits.argmax(-1) == labels).float().mean(1).tolist()
 
-def _train_epoch(model, method, phase: Phase, loader, opt, sched, device, callbacks=(), where=None):
+def _world() -> tuple[int, int]:
+    "(rank, world size) of the running `torch.distributed` group, (0, 1) without one."
+    d = torch.distributed
+    return (d.get_rank(), d.get_world_size()) if d.is_available() and d.is_initialized() else (0, 1)
+
+def _train_epoch(model, method, phase: Phase, loader, opt, sched, device, callbacks=(), where=None, net=None):
     "One epoch: (mean loss, mean per-exit CE (K,), exits non-finite at the first bad step (K,) bool), without per-step host syncs."
+    rank, world = _world()
     k = model.n_exits
     tot, per, n = torch.zeros((), device=device), torch.zeros(k, device=device), 0
     first_bad, any_bad = torch.zeros(k, dtype=torch.bool, device=device), torch.zeros((), dtype=torch.bool, device=device)
     weights = None if phase.weighting is None else loss_weights(phase.weighting, k).to(device)
     for x, y in loader:
+        if world > 1:  # every rank draws the same global batch and trains on its strided share; DDP averages the gradients
+            if len(x) < world: continue  # a last batch too small to share: skipped on every rank alike
+            x, y = x[rank::world], y[rank::world]
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         if phase.train == 'backbone':
-            ce = F.cross_entropy(model.backbone(x), y)
+            ce = F.cross_entropy((net or model.backbone)(x), y)
             loss, ces = ce, torch.cat([torch.zeros(k - 1, device=device), ce.detach()[None]])
-        else: loss, ces = method_loss(model, method, model(x), y, weights)
+        else: loss, ces = method_loss(model, method, (net or model)(x), y, weights)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -205,7 +214,7 @@ def _train_epoch(model, method, phase: Phase, loader, opt, sched, device, callba
         for cb in callbacks: cb('step_end', dict(where, step=n, model=model))
     return tot / max(n, 1), per / max(n, 1), first_bad
 
-# %% ../nbs/07_regimes.ipynb #38cc91f5
+# %% ../nbs/07_regimes.ipynb #0b5f4496
 def _resume_state(ckpt: Path, config: dict, model) -> dict:
     "The state to resume from: `last.pt`, else `last.prev.pt` when `last.pt` is unreadable, else None (a fresh start)."
     for path in (ckpt, _prev_path(ckpt)):
@@ -261,12 +270,17 @@ def fit(model: MultiExit, regime='mixed', train_dl=None, val_dl=None,
     config = dict(regime=regime if isinstance(regime, str) else list(regime), phases=[asdict(p) for p in plan], seed=seed,
                   method=asdict(method), patience=patience, early_stopping='per-exit val accuracy' if patience else 'off',
                   batch_size=getattr(train_dl, 'batch_size', None), n_train=len(train_dl.dataset))
+    rank, world = _world()
+    if world > 1:
+        config['world_size'] = world  # a checkpoint is resumed only by the same number of processes
+        if (train_dl.batch_size or 0) < world: raise ValueError(f'batch_size: the global batch {train_dl.batch_size} must be at least the world size {world}')
     _seed_all(seed, train_dl)
     if done is None: prepare(model, method); model._eearly_method = method.name
     model.to(device)
     hist, start, opt_state = History(config), (0, 0), None
     ckpt = Path(ckpt_dir)/'last.pt' if ckpt_dir else None
     st = _resume_state(ckpt, config, model) if ckpt is not None else None
+    if rank: ckpt = None  # every rank resumes from the same files; only rank 0 writes
     if st is not None:
         hist.records, start, opt_state, es = st['records'], (st['phase'], st['epoch']), st['optim'], st['early_stop']
         _set_rng_state(st['rng'], train_dl)
@@ -280,13 +294,18 @@ def fit(model: MultiExit, regime='mixed', train_dl=None, val_dl=None,
             first = start[1] if pi == start[0] else 0
             if pi == start[0] and opt_state is not None: opt.load_state_dict(opt_state['opt']); sched.load_state_dict(opt_state['sched'])
             else: es = dict(best=None, bad=None, state=None)
+            net = None
+            if world > 1:  # one DDP wrapper per phase: it syncs exactly the parameters this phase trains
+                ddp_kw = dict(device_ids=[device.index]) if device.type == 'cuda' else {}
+                net = torch.nn.parallel.DistributedDataParallel(model.backbone if p.train == 'backbone' else model,
+                                                                find_unused_parameters=p.train != 'backbone', **ddp_kw)  # e.g. an ensemble trained later
             for cb in callbacks: cb('phase_start', dict(phase=pi, train=p.train, optimizer=opt, model=model))
             bar = tqdm(range(first, p.epochs), desc=f'phase {pi + 1} ({p.train})', disable=not progress, leave=False)
             for ep in bar:
                 t0 = time.time()
                 _set_modes(model, p.train)
                 loss, per, first_bad = _train_epoch(model, method, p, train_dl, opt, sched, device, callbacks,
-                                                    dict(phase=pi, train=p.train, epoch=ep))
+                                                    dict(phase=pi, train=p.train, epoch=ep), net)
                 if not torch.isfinite(loss):
                     bad = [i for i, b in enumerate(first_bad.tolist()) if b] or 'none alone (the combined loss)'
                     raise FloatingPointError(f"loss: not finite ({loss.item()}) in phase {pi + 1} ({p.train}), epoch {ep + 1}, "

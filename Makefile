@@ -19,7 +19,16 @@ help: ## show this list
 
 install: $(STAMP) ## create .venv and install eearly in editable mode with its dev extras
 
-$(STAMP): settings.ini setup.py pyproject.toml
+# Content stamps: nbdev_export (and `make check`) rewrite files with identical content, so mtimes alone would reinstall
+# the package and rerun every figure. build/<name>.md5 changes only when the content of its files does.
+SUM_pkg := settings.ini setup.py pyproject.toml
+SUM_lib := $(LIB)
+build/%.md5: FORCE
+	@mkdir -p build; md5sum $(SUM_$*) > $@.new; if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
+FORCE:
+.PRECIOUS: build/%.md5
+
+$(STAMP): build/pkg.md5
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[dev]"
@@ -42,7 +51,7 @@ figures: $(STAMP) data $(FIGDIR)/README.md ## regenerate the figures of PROFILE 
 
 # A figure is written to a staging folder and moved into place only when its whole notebook succeeds: a failing
 # notebook stops make with the notebook and cell (papermill's message) and leaves no partial figure files behind.
-$(FIGDIR)/%.json: nbs/figs/%.ipynb paper_figures/params/$(PROFILE)/%.yaml $(LIB) | $(STAMP)
+$(FIGDIR)/%.json: nbs/figs/%.ipynb paper_figures/params/$(PROFILE)/%.yaml build/lib.md5 | $(STAMP)
 	@mkdir -p build/$(PROFILE) $(FIGDIR); rm -rf build/$(PROFILE)/stage-$*; mkdir -p build/$(PROFILE)/stage-$*
 	@echo "figure $* ($(PROFILE)): nbs/figs/$*.ipynb -> $(FIGDIR)/"
 	@start=$$(date +%s); \

@@ -103,7 +103,7 @@ def budget_curves(cfgs, budgets=None, results_dir=None) -> pd.DataFrame:
         frames.append(t.assign(**{k: (v if not isinstance(v, (list, dict)) else json.dumps(v)) for k, v in asdict(c).items()}))
     return pd.concat(frames, ignore_index=True)
 
-# %% ../nbs/14_experiments.ipynb #5fc01d9c
+# %% ../nbs/14_experiments.ipynb #b75c0bf9
 def _fmt(v) -> str:
     if isinstance(v, float): return f'{v:.4g}'
     return str(v)
@@ -118,6 +118,8 @@ def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
     lines = [f'# {title}', '', f'Generated from the JSON next to each figure by `eearly.experiments.results_page`; do not edit by hand.',
              '', f"Profile: {', '.join(profiles)} · machine: {metas[0].get('machine', '?')} · torch {metas[0].get('torch', '?')} · "
              f"sum of figure wall times: {total / 60:.1f} min", '',
+             'Wall times are those of the run that wrote each figure; training runs already in the cache are not retrained, '
+             'so a figure that reuses them takes seconds (cold-cache timings: `BENCHMARKS.md`).', '',
              '| figure | notebook | params | outputs | headline numbers | wall time |', '|---|---|---|---|---|---|']
     for m in metas:
         name = m['figure']

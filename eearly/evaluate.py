@@ -30,7 +30,7 @@ def collect_logits(model: nn.Module, loader, device=None) -> tuple[torch.Tensor,
     if not outs: raise ValueError('loader: yielded no batches')
     return torch.cat(outs, 1), torch.cat(ys).long()  # cat outside inference mode: ordinary tensors, usable with autograd
 
-# %% ../nbs/05_evaluate.ipynb #85975a83
+# %% ../nbs/05_evaluate.ipynb #977b2fb8
 def _check_logits(logits, dims=3) -> torch.Tensor:
     logits = torch.as_tensor(logits)
     if logits.dim() != dims or logits.shape[-2] == 0 or logits.shape[-1] < 2:
@@ -57,15 +57,16 @@ def _entropy_score(logits):
 
 CRITERIA = {'max_prob': lambda logits: logits.softmax(-1).amax(-1), 'entropy': _entropy_score, 'patience': _patience}
 
+def _check_temperatures(temperatures, k) -> torch.Tensor:
+    t = torch.as_tensor(temperatures, dtype=torch.float32).cpu()
+    if t.shape != (k,) or not (t > 0).all(): raise ValueError(f'temperatures: need {k} positive values, one per exit, got {t.tolist()}')
+    return t
+
 def exit_scores(logits, criterion: str = 'max_prob', temperatures=None) -> torch.Tensor:
     "Scores (K, N) of `criterion` (a `CRITERIA` key): a sample leaves at exit k when its score ≥ the threshold."
     if criterion not in CRITERIA: raise ValueError(f"criterion: unknown name {criterion!r}; valid names: {', '.join(CRITERIA)}")
     logits = _check_logits(logits).cpu()
-    if temperatures is not None:
-        t = torch.as_tensor(temperatures, dtype=torch.float32).cpu()
-        if t.shape != (len(logits),) or not (t > 0).all():
-            raise ValueError(f'temperatures: need {len(logits)} positive values, one per exit, got {t.tolist()}')
-        logits = logits / t[:, None, None]
+    if temperatures is not None: logits = logits / _check_temperatures(temperatures, len(logits))[:, None, None]
     return CRITERIA[criterion](logits).float()
 
 # %% ../nbs/05_evaluate.ipynb #066ffcc2
@@ -76,7 +77,7 @@ def exit_indices(scores: torch.Tensor, threshold) -> torch.Tensor:
     fires[..., -1, :] = True
     return fires.to(torch.uint8).argmax(-2)  # argmax returns the first of equal maxima
 
-# %% ../nbs/05_evaluate.ipynb #743263cf
+# %% ../nbs/05_evaluate.ipynb #a0ee2913
 def _check_costs(costs, k) -> torch.Tensor:
     c = torch.as_tensor(costs, dtype=torch.float64).cpu()
     if c.shape != (k,) or not (c[1:] >= c[:-1]).all():
@@ -89,14 +90,14 @@ def _thresholds(scores, criterion) -> list:
     q = np.quantile(scores[:-1].numpy(), np.linspace(0, 1, 101)).tolist() if k > 1 else []
     return sorted({0.0, math.inf, *q})
 
-def _check_thresholds(thresholds, criterion, k) -> list:
+def _check_thresholds(thresholds, criterion, k, field: str = 'thresholds') -> list:
     try: ts = [float(t) for t in np.atleast_1d(np.asarray(thresholds, dtype=float))]
-    except (TypeError, ValueError): raise ValueError(f'thresholds: need numbers, got {thresholds!r}') from None
+    except (TypeError, ValueError): raise ValueError(f'{field}: need numbers, got {thresholds!r}') from None
     if criterion == 'patience': bad = [t for t in ts if not (t.is_integer() and 1 <= t <= k)]
     else: bad = [t for t in ts if not (0 <= t <= 1 or t == math.inf)]
     if bad or not ts:
         valid = f'integers 1..{k}' if criterion == 'patience' else 'values in [0, 1] or inf'
-        raise ValueError(f'thresholds: {criterion} takes {valid}, got {bad or "none"}')
+        raise ValueError(f'{field}: {criterion} takes {valid}, got {bad or "none"}')
     return ts
 
 def exit_curve(logits, labels, costs, criterion: str = 'max_prob', thresholds=None, temperatures=None) -> pd.DataFrame:

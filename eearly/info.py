@@ -72,17 +72,20 @@ def probe_mi(logits, y) -> float:
     ce = F.cross_entropy(logits.detach().to('cpu', torch.float64), y).item()  # nats
     return entropy_bits(y) - ce / _LN2
 
-# %% ../nbs/10_info.ipynb #9ae64f6f
-def _standardise(Z: torch.Tensor) -> torch.Tensor:
-    "Columns of `Z` (N, D) to zero mean and unit variance; constant columns to 0."
+# %% ../nbs/10_info.ipynb #cea75c27
+def _standardise(Z: torch.Tensor, scale: str = 'feature') -> torch.Tensor:
+    "Columns of `Z` (N, D) to zero mean and unit variance (constant columns to 0); `scale='dim'` then divides by √D."
     sd = Z.std(0, unbiased=False)
-    return (Z - Z.mean(0)) / torch.where(sd > 0, sd, torch.ones_like(sd))
+    Z = (Z - Z.mean(0)) / torch.where(sd > 0, sd, torch.ones_like(sd))
+    return Z / math.sqrt(Z.shape[1]) if scale == 'dim' else Z
 
 def information_plane(model: nn.Module, loader, checkpoints, n: int = 1000, estimator: str = 'kde',
-                      noise_var: float = 0.1, n_bins: int = 30) -> pd.DataFrame:
+                      noise_var: float = 0.1, n_bins: int = 30,
+                      scale: str = 'feature') -> pd.DataFrame:  # 'feature': standardised columns; 'dim': also divided by √D
     "Per checkpoint and exit layer: `I_XZ`, `I_ZY` (bits, by `estimator`) of standardised pooled features and `probe_I_ZY` of the exit's logits."
     est = {'kde': lambda Z, y: kde_mi(Z, y, noise_var), 'binned': lambda Z, y: binned_mi(Z, y, n_bins)}
     if estimator not in est: raise ValueError(f"estimator: must be 'kde' or 'binned', got {estimator!r}")
+    if scale not in ('feature', 'dim'): raise ValueError(f"scale: must be 'feature' or 'dim', got {scale!r}")
     checkpoints = list(checkpoints)
     if not checkpoints: raise ValueError('checkpoints: need at least one (label, state_dict) pair')
     own = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -98,7 +101,7 @@ def information_plane(model: nn.Module, loader, checkpoints, n: int = 1000, esti
                 raise ValueError('loader: gave different samples on two passes; use a fixed, unshuffled loader')
             layers = [k for k in acts if not k.startswith('_')]  # the exits in depth order, then 'logits'
             for k, layer in enumerate(layers):
-                ixz, izy = est[estimator](_standardise(acts[layer].double()), y)
+                ixz, izy = est[estimator](_standardise(acts[layer].double(), scale), y)
                 rows.append(dict(checkpoint=label, layer=layer, I_XZ=ixz, I_ZY=izy, probe_I_ZY=probe_mi(logits[k], y)))
     finally: model.load_state_dict(own)
     return pd.DataFrame(rows)

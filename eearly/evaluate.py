@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 # %% auto #0
-__all__ = ['CRITERIA', 'collect_logits', 'exit_scores', 'exit_indices', 'exit_curve', 'fit_temperatures', 'ece', 'head_metrics',
-           'budget_accuracy', 'curve_auc', 'run_metrics', 'budget_table']
+__all__ = ['CRITERIA', 'TEST_PROTOCOLS', 'collect_logits', 'exit_scores', 'exit_indices', 'exit_curve', 'fit_temperatures', 'ece',
+           'head_metrics', 'budget_accuracy', 'curve_auc', 'run_metrics', 'budget_table']
 
 # %% ../nbs/05_evaluate.ipynb #dc03dc34
 def collect_logits(model: nn.Module, loader, device=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -147,39 +147,42 @@ def head_metrics(logits, labels, n_bins: int = 15) -> pd.DataFrame:
                          'ece': [ece(l, labels, n_bins) for l in logits],
                          'nll': [F.cross_entropy(l, labels).item() for l in logits]})
 
-# %% ../nbs/05_evaluate.ipynb #cc24e221
+# %% ../nbs/05_evaluate.ipynb #3afa0671
+def _fits(curve, limit): return curve[curve.cost <= limit * (1 + 1e-12)]
+
+def _largest_fitting(curve, limit):
+    "The paper's pick: the row of highest threshold (so of largest cost) with cost ≤ `limit`, or None."
+    fits = _fits(curve, limit)
+    return None if fits.empty else fits.loc[fits.threshold.idxmax()]
+
 def _best_within(curve, limit):
-    "The row of highest accuracy among those with cost ≤ `limit` (the cheapest of ties), or None."
-    fits = curve[curve.cost <= limit * (1 + 1e-12)]
+    "The oracle's pick: the row of highest accuracy with cost ≤ `limit` (the cheapest of ties), or None."
+    fits = _fits(curve, limit)
     return None if fits.empty else fits.loc[fits.accuracy.idxmax()]  # curves are sorted by cost: first = cheapest
+
+TEST_PROTOCOLS = {'test_sweep': _largest_fitting, 'oracle': _best_within}  # protocols that read τ off the test curve
+
+def _row(b, protocol, r, backbone_flops, val_cost=math.nan):
+    if r is None: return dict(budget=b, protocol=protocol, threshold=math.nan, val_cost=math.nan, cost=math.nan, accuracy=math.nan)
+    return dict(budget=b, protocol=protocol, threshold=r.threshold, val_cost=val_cost, cost=r.cost / backbone_flops, accuracy=r.accuracy)
 
 def budget_accuracy(test_logits, test_labels, costs, backbone_flops: float, budgets=(0.25, 0.5, 0.75, 1.0),
                     criterion: str = 'max_prob', val_logits=None, val_labels=None, calibrate: bool = True) -> pd.DataFrame:
-    "Per budget and protocol: chosen `threshold`, normalised `val_cost` and `cost`, and test `accuracy` (NaN: nothing fits the budget)."
+    "Per budget and protocol (`test_sweep`: the paper's, `oracle`, `calibrated`): chosen `threshold`, normalised `val_cost` and `cost`, and test `accuracy` (NaN: nothing fits the budget)."
     if not backbone_flops > 0: raise ValueError(f'backbone_flops: must be positive, got {backbone_flops!r}')
     if (val_logits is None) != (val_labels is None): raise ValueError('val_labels: give val_logits and val_labels together, or neither')
     try: budgets = [float(b) for b in np.atleast_1d(budgets)]
     except (TypeError, ValueError): raise ValueError(f'budgets: need positive fractions of backbone_flops, got {budgets!r}') from None
     if not budgets or not all(b > 0 for b in budgets): raise ValueError(f'budgets: need positive fractions of backbone_flops, got {budgets}')
-    nan = math.nan
     test = exit_curve(test_logits, test_labels, costs, criterion)
-    rows = []
-    for b in budgets:
-        r = _best_within(test, b * backbone_flops)
-        rows.append(dict(budget=b, protocol='test_sweep', threshold=nan, val_cost=nan, cost=nan, accuracy=nan) if r is None else
-                    dict(budget=b, protocol='test_sweep', threshold=r.threshold, val_cost=nan,
-                         cost=r.cost / backbone_flops, accuracy=r.accuracy))
+    rows = [_row(b, name, pick(test, b * backbone_flops), backbone_flops) for name, pick in TEST_PROTOCOLS.items() for b in budgets]
     if val_logits is None: return pd.DataFrame(rows)
     temps = fit_temperatures(val_logits, val_labels) if calibrate and criterion != 'patience' else None
     val = exit_curve(val_logits, val_labels, costs, criterion, temperatures=temps)
     for b in budgets:
         r = _best_within(val, b * backbone_flops)
-        if r is None:
-            rows.append(dict(budget=b, protocol='calibrated', threshold=nan, val_cost=nan, cost=nan, accuracy=nan))
-            continue
-        t = exit_curve(test_logits, test_labels, costs, criterion, [r.threshold], temps).iloc[0]
-        rows.append(dict(budget=b, protocol='calibrated', threshold=r.threshold, val_cost=r.cost / backbone_flops,
-                         cost=t.cost / backbone_flops, accuracy=t.accuracy))
+        t = None if r is None else exit_curve(test_logits, test_labels, costs, criterion, [r.threshold], temps).iloc[0]
+        rows.append(_row(b, 'calibrated', t, backbone_flops, math.nan if r is None else r.cost / backbone_flops))
     return pd.DataFrame(rows)
 
 # %% ../nbs/05_evaluate.ipynb #7bb46d8c

@@ -9,6 +9,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 import numpy as np
 import pandas as pd
+from packaging.version import Version
 from scipy import stats
 from .runs import RunConfig, load_run, run_many
 from .evaluate import budget_accuracy, budget_table
@@ -16,8 +17,8 @@ from .methods import as_method
 from .io import atomic_path, resolve_path
 
 # %% auto #0
-__all__ = ['REGIME_NAMES', 'TRACKING', 'as_list', 'grid_configs', 'backbone_defaults', 'run_params', 'mean_ci', 'ci_table',
-           'compare', 'verdict', 'budget_curves', 'results_page']
+__all__ = ['REGIME_NAMES', 'TRACKING', 'PAPER_RULE_SINCE', 'as_list', 'grid_configs', 'backbone_defaults', 'run_params',
+           'mean_ci', 'ci_table', 'compare', 'verdict', 'budget_curves', 'results_page']
 
 # %% ../nbs/14_experiments.ipynb #af51e0e4
 def as_list(value, field: str, cast=str) -> list:
@@ -104,6 +105,12 @@ def _fmt(v) -> str:
     if isinstance(v, float): return f'{v:.4g}'
     return str(v)
 
+PAPER_RULE_SINCE = '0.2.0'  # from this eearly version on, `test_sweep` is the paper's rule; before, it was the oracle's
+
+def _oracle_era(meta: dict) -> bool:
+    "Whether a figure was made before `test_sweep` followed the paper's budget rule (its 'test sweep' numbers are the oracle's)."
+    return Version(meta.get('eearly', '0')) < Version(PAPER_RULE_SINCE)
+
 def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
     "Markdown of every figure JSON in `fig_dir`: one table row per figure (outputs, params, headline, wall time) and the findings; written to `out` when given."
     fig_dir = resolve_path(fig_dir)
@@ -116,19 +123,25 @@ def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
              f"sum of figure wall times: {total / 60:.1f} min", '',
              'Wall times are those of the run that wrote each figure; training runs already in the cache are not retrained, '
              'so a figure that reuses them takes seconds (cold-cache timings: `BENCHMARKS.md`).', '',
-             '| figure | notebook | params | outputs | headline numbers | wall time |', '|---|---|---|---|---|---|']
+             '| figure | notebook | params | schedule | outputs | headline numbers | wall time |', '|---|---|---|---|---|---|---|']
+    if stale := [m['figure'] for m in metas if _oracle_era(m)]:
+        lines[-2:-2] = [f"**† Stale: {', '.join(stale)}** were made by eearly < {PAPER_RULE_SINCE}, whose `test_sweep` took the most "
+                        "accurate threshold within each budget on the test set (an oracle), not the paper's rule (the largest-cost "
+                        "threshold that fits). Their budget numbers and the findings built on them are not the paper's protocol; "
+                        "`make figures` regenerates them.", '']
     for m in metas:
         name = m['figure']
         head = '; '.join(f'{k}: {_fmt(v)}' for k, v in (m.get('headline') or {}).items()) or '—'
         outs = ' '.join(f'[{s}]({name}.{s})' for s in ('png', 'pdf', 'json') if (fig_dir/f'{name}.{s}').exists())
         params = f"`params/{m.get('profile', '?')}/{name}.yaml`"
+        sched = m.get('schedule') or (f"equal epochs ({m['total_epochs']} per run)" if m.get('total_epochs') else '—')
         wall = '—' if m.get('wall_time_s') is None else f"{m['wall_time_s']:.0f} s"
-        lines.append(f'| {name} | `nbs/figs/{name}.ipynb` | {params} | {outs} | {head} | {wall} |')
+        lines.append(f"| {name}{' †' if _oracle_era(m) else ''} | `nbs/figs/{name}.ipynb` | {params} | {sched} | {outs} | {head} | {wall} |")
     lines += ['', '## Findings', '', 'Each claim of the paper tested here, with the verdict from 95 % confidence intervals over seeds '
               '(*holds*: the interval of the difference excludes 0 in the claimed direction; *reversed*: in the other; '
               'otherwise *inconclusive*).', '']
     found = [(m['figure'], f) for m in metas for f in m.get('findings') or []]
-    lines += [f"- **{f['verdict']}** — {f['claim']} ({f['evidence']}; `{name}`)" for name, f in found] or ['- (no figure reported a finding)']
+    lines += [f"- **{f['verdict']}** — {f['claim']} ({f['evidence']}; `{name}`{' †' if name in stale else ''})" for name, f in found] or ['- (no figure reported a finding)']
     lines += ['', *[f'![{m["figure"]}]({m["figure"]}.png)' for m in metas], '']
     text = '\n'.join(lines)
     if out is not None:

@@ -227,6 +227,17 @@ def scale_grad(x, s: float):
     return _ScaleGrad.apply(x, s)
 
 # %% ../nbs/02_heads.ipynb #5125d7a1
+def _check_input_shape(backbone, input_shape) -> tuple:
+    "`input_shape` as a tuple, refused when the backbone says it was built for another image size."
+    built = getattr(backbone, 'input_shape', None)
+    size = getattr(backbone, 'image_size', None)  # torchvision's ViT fixes its image size at construction
+    built = tuple(built) if built is not None else (None, size, size) if isinstance(size, int) else None
+    shape = tuple(input_shape)
+    if built is not None and len(shape) == 3 and built[1:] != shape[1:]:
+        raise ValueError(f"input_shape: the backbone was built for {built[1]}×{built[2]} inputs, not {shape[1]}×{shape[2]}; "
+                         f"build it for this size, e.g. create_backbone(..., image_size={shape[1]})")
+    return shape
+
 class MultiExit(nn.Module):
     "A backbone with internal classifiers: `model(x)` returns one logits tensor per exit, the backbone's own output last."
     def __init__(self, backbone: nn.Module,
@@ -238,7 +249,7 @@ class MultiExit(nn.Module):
         super().__init__()
         input_shape = input_shape or getattr(backbone, 'input_shape', None)
         if input_shape is None: raise ValueError('input_shape: give the shape of one input without the batch dimension, e.g. (3, 32, 32)')
-        self.backbone, self.input_shape = backbone, tuple(input_shape)
+        self.backbone, self.input_shape = backbone, _check_input_shape(backbone, input_shape)
         p = next(backbone.parameters(), None)
         x = torch.zeros(1, *self.input_shape, device=p.device if p is not None else None)
         was = backbone.training
@@ -256,12 +267,17 @@ class MultiExit(nn.Module):
         if not (isinstance(head, (str, list, tuple)) or callable(head)):
             raise ValueError(f"head: must be a name ({', '.join(HEADS)}), a list of them (one per IC) or a function "
                              f"f(feat_shape, num_classes), got {head!r}")
-        heads = [head] * len(self.exits) if isinstance(head, str) or callable(head) else list(head)
-        if len(heads) != len(self.exits): raise ValueError(f'head: {len(heads)} heads given for {len(self.exits)} exits')
-        self.heads = nn.ModuleList([h(s, out_classes) if callable(h) else make_head(h, s, out_classes, **(head_kw or {}))
-                                    for h, s in zip(heads, self.feat_shapes)]).to(x.device)
+        self.head_spec = [head] * len(self.exits) if isinstance(head, str) or callable(head) else list(head)
+        if len(self.head_spec) != len(self.exits): raise ValueError(f'head: {len(self.head_spec)} heads given for {len(self.exits)} exits')
+        self.head_kw = head_kw or {}
+        self.heads = self.make_heads(out_classes).to(x.device)
         self.gradeq = False  # gradient equilibrium (Li et al. 2019): rescale the gradients that meet at each exit
         self.post = None  # optional module mapping the list of exit outputs to the final list (ensembles, merges)
+
+    def make_heads(self, out_features: int) -> nn.ModuleList:
+        "New heads of this model's head types, one per exit, with `out_features` outputs (e.g. GPF's states)."
+        return nn.ModuleList([h(s, out_features) if callable(h) else make_head(h, s, out_features, **self.head_kw)
+                              for h, s in zip(self.head_spec, self.feat_shapes)])
 
     @property
     def n_exits(self) -> int: return len(self.exits) + 1

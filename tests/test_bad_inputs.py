@@ -16,7 +16,7 @@ from eearly.data import dataset_info, get_dataloaders, load_dataset
 from eearly.models import create_backbone
 from eearly.heads import MultiExit, make_head
 from eearly.evaluate import exit_scores, exit_curve, budget_accuracy, collect_logits, head_metrics, run_metrics
-from eearly.methods import Method, as_method, loss_weights
+from eearly.methods import as_method, loss_weights
 from eearly.regimes import fit, regime_phases, load_checkpoint, CheckpointError
 from eearly.runs import RunConfig, main
 
@@ -85,7 +85,7 @@ CASES = [
     case(lambda t: as_method('l2w'), ValueError, r"method: unknown name 'l2w'; valid names: sdn, pbee, ztw, gpf", 'unknown-method'),
     case(lambda t: regime_phases('sequential'), ValueError, r"regime: unknown name 'sequential'; valid names: joint, disjoint, mixed", 'unknown-regime'),
     case(lambda t: exit_scores(_logits()[0], 'margin'), ValueError, r"criterion: unknown name 'margin'; valid names: max_prob, entropy, patience", 'unknown-criterion'),
-    case(lambda t: Method('sdn', weighting='focal'), ValueError, r"weighting: unknown name 'focal'; valid names: uniform, sdn, linear, gradeq", 'unknown-weighting'),
+    case(lambda t: as_method(dict(name='sdn', weighting='focal')), ValueError, r"weighting: unknown name 'focal'; valid names: uniform, sdn, linear, gradeq", 'unknown-weighting'),
     case(lambda t: _fit(optimizer='lion'), ValueError, r"optimizer: unknown name 'lion'; valid names: sgd, adamw", 'unknown-optimizer'),
     case(lambda t: load_dataset('digits', 'val'), ValueError, r"split: must be 'train' or 'test', got 'val'", 'unknown-split'),
     # wrong types
@@ -97,7 +97,7 @@ CASES = [
     case(lambda t: _fit(lr='0.1'), ValueError, r"lr: learning rates must be positive numbers, got lr='0.1'", 'lr-str'),
     case(lambda t: _fit(phase_epochs=2), ValueError, r"phase_epochs: need one entry per phase \['all'\], got 2", 'phase-epochs-int'),
     case(lambda t: MultiExit(_bb(), exits=1.5), ValueError, r"exits: must be 'auto', a number of ICs or a list of names, got 1.5", 'exits-float'),
-    case(lambda t: Method('sdn', distill='0.5'), ValueError, r"distill: must be in \[0, 1\], got '0.5'", 'distill-str'),
+    case(lambda t: as_method(dict(name='sdn', distill='0.5')), ValueError, r"distill: must be in \[0, 1\], got '0.5'", 'distill-str'),
     # thresholds and budgets
     case(lambda t: exit_curve(*_logits(), COSTS, thresholds=[0.5, 1.5]), ValueError, r"thresholds: max_prob takes values in \[0, 1\] or inf, got \[1.5\]", 'threshold-above-1'),
     case(lambda t: exit_curve(*_logits(), COSTS, thresholds=[-0.1]), ValueError, r"thresholds: max_prob takes values in \[0, 1\] or inf, got \[-0.1\]", 'threshold-below-0'),
@@ -123,6 +123,7 @@ CASES = [
     case(lambda t: MultiExit(_bb(), exits=['blocks.9']), ValueError, r"exits: 'blocks.9' is not a module of the backbone; candidates in forward order: blocks.0, blocks.1", 'exit-not-in-model'),
     case(lambda t: MultiExit(_bb(), exits=['blocks.1', 'blocks.0']), ValueError, r"exits: 'blocks.0' does not come after 'blocks.1'", 'exits-out-of-order'),
     case(lambda t: MultiExit(_bb(), exits=9), ValueError, r"exits: asked for 9 ICs; this backbone has room for 1 to \d", 'too-many-exits'),
+    case(lambda t: MultiExit(create_backbone('vit_tiny', 10, in_chans=1, depth=2), input_shape=(1, 28, 28)), ValueError, r"input_shape: the backbone was built for 32×32 inputs, not 28×28; .*image_size=28", 'vit-built-for-32'),
     # checkpoints
     case(_other_arch_ckpt, CheckpointError, r"checkpoint: .*last.pt does not fit this model", 'checkpoint-other-architecture'),
     case(_other_config_ckpt, CheckpointError, r"checkpoint: .*last.pt was made by another run configuration \(differs in \['phases'\]\)", 'checkpoint-other-config'),
@@ -136,6 +137,8 @@ CASES = [
     case(lambda t: get_dataloaders('digits', batch_size=0), ValueError, r"batch_size: must be a positive int, got 0", 'batch-size-0'),
     case(lambda t: get_dataloaders('digits', batch_size=32.0), ValueError, r"batch_size: must be a positive int, got 32.0", 'batch-size-float'),
     case(lambda t: get_dataloaders('digits', test_subset=10_000), ValueError, r"test_subset: must be an int in \[1, 360\], got 10000", 'test-subset-too-big'),
+    case(lambda t: RunConfig(total_epochs=0), ValueError, r"total_epochs: must be an int >= 1 \(or None\), got 0", 'runconfig-zero-epochs'),
+    case(lambda t: _fit(phase_epochs=(0,)), ValueError, r"phase_epochs: \[0\] trains for no epoch at all", 'fit-zero-epochs'),
     case(lambda t: RunConfig.from_dict(dict(datset='digits')), ValueError, r"RunConfig: unknown field\(s\) \['datset'\]; valid fields: augment, backbone", 'runconfig-unknown-field'),
     # the CLI: exit status 2 and `eearly-train: <message>`, nothing written
     case(Cli(('datset=digits',)), 2, r"RunConfig: unknown field\(s\) \['datset'\]; valid fields:", 'cli-unknown-field'),
@@ -144,6 +147,7 @@ CASES = [
     case(Cli(_DIGITS + ('method=l2w',)), 2, r"method: unknown name 'l2w'; valid names: sdn, pbee, ztw, gpf", 'cli-unknown-method'),
     case(Cli(_DIGITS + ('regime=sequential',)), 2, r"regime: unknown name 'sequential'; valid names: joint, disjoint, mixed", 'cli-unknown-regime'),
     case(Cli(_DIGITS[:-1] + ('batch_size=big',)), 2, r"batch_size: must be a positive int, got 'big'", 'cli-batch-size-str'),
+    case(Cli(_DIGITS[:-2] + ('total_epochs=0', 'batch_size=64')), 2, r"total_epochs: must be an int >= 1 \(or None\), got 0", 'cli-zero-epochs'),
     case(Cli(_DIGITS + ('lr=fast',)), 2, r"lr: learning rates must be positive numbers, got lr='fast'", 'cli-lr-str'),
     case(Cli(_DIGITS + ('method_kw={weighting: focal}',)), 2, r"weighting: unknown name 'focal'; valid names: uniform", 'cli-unknown-weighting'),
     # papermill parameters of a figure notebook (at most two: each starts a kernel)
@@ -185,7 +189,7 @@ def test_budget_below_the_first_exit_is_nan():
     z, y = _logits()
     tab = budget_accuracy(z, y, COSTS, 100, budgets=[0.1, 0.5], val_logits=z, val_labels=y)
     low = tab[tab.budget == 0.1]
-    assert low.protocol.tolist() == ['test_sweep', 'calibrated']
+    assert low.protocol.tolist() == ['test_sweep', 'oracle', 'calibrated']
     assert low[['threshold', 'val_cost', 'cost', 'accuracy']].isna().all().all()
     assert not tab[tab.budget == 0.5].accuracy.isna().any()  # a budget above exit 0's 30 % is met
     m = run_metrics(z, y, COSTS, 100, z, y, budgets=[0.1, 0.5])

@@ -9,12 +9,15 @@ from eearly.regimes import CheckpointError, load_checkpoint
 from eearly.runs import RunConfig, run, run_dir
 
 ROOT = Path(__file__).resolve().parents[1]
-TIMING = ('wall_seconds', 'train_seconds')  # wall-clock fields: the only ones allowed to differ
+TIMING = ('wall_seconds', 'train_seconds', 'seconds')  # wall-clock fields: allowed to differ
+PROVENANCE = ('phase1_reused', 'reused')  # whether phase 1 was trained by the run or read from the shared cache
 
 
 def _metrics(d: Path) -> dict:
-    m = json.loads((d/'metrics.json').read_text())
-    return {k: v for k, v in m.items() if k not in TIMING}
+    "A run's metrics without wall times and provenance (per phase too)."
+    keep = lambda m: {k: v for k, v in m.items() if k not in TIMING + PROVENANCE}
+    m = keep(json.loads((d/'metrics.json').read_text()))
+    return dict(m, phases=[keep(p) for p in m['phases']])
 
 def _assert_same_run(a: Path, b: Path):
     assert _metrics(a) == _metrics(b)
@@ -23,7 +26,7 @@ def _assert_same_run(a: Path, b: Path):
     assert all(torch.equal(wa[k], wb[k]) for k in wa), [k for k in wa if not torch.equal(wa[k], wb[k])]
 
 def _only_run(results: Path) -> Path:
-    dirs = [p for p in results.iterdir() if p.is_dir()]
+    dirs = [p for p in results.iterdir() if p.is_dir() and not p.name.startswith('.')]  # not the shared phase 1 or the locks
     assert len(dirs) == 1, dirs
     return dirs[0]
 
@@ -131,3 +134,18 @@ def test_checkpoint_of_another_architecture_is_an_error(reference, tmp_path, mon
     (run_dir(other, tmp_path)/'last.pt').rename(d/'last.pt')
     with pytest.raises(CheckpointError, match=r'checkpoint: .*last\.pt does not fit this model'): run(CFG, tmp_path)
     assert not (d/'metrics.json').exists()
+
+
+def test_process_pool_runs_land_in_the_cache(tmp_path):
+    "`run_many(executor=ProcessPoolExecutor)`: the workers' runs are the ones a later in-process call reads from the cache."
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from dataclasses import asdict, replace
+    from eearly.runs import run_many
+    pair = [replace(CFG, regime='joint', total_epochs=1, seed=s) for s in (0, 1)]
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context('spawn')) as ex:
+        pooled = run_many(pair, tmp_path, progress=False, executor=ex)
+    again = run_many(pair, tmp_path, progress=False)
+    assert pooled.seed.tolist() == [0, 1]
+    assert pooled.wall_seconds.tolist() == again.wall_seconds.tolist()  # read back, not trained again
+    assert len([p for p in tmp_path.iterdir() if not p.name.startswith('.')]) == 2

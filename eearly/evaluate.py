@@ -147,7 +147,7 @@ def head_metrics(logits, labels, n_bins: int = 15) -> pd.DataFrame:
                          'ece': [ece(l, labels, n_bins) for l in logits],
                          'nll': [F.cross_entropy(l, labels).item() for l in logits]})
 
-# %% ../nbs/05_evaluate.ipynb #3afa0671
+# %% ../nbs/05_evaluate.ipynb #6198798b
 def _fits(curve, limit): return curve[curve.cost <= limit * (1 + 1e-12)]
 
 def _largest_fitting(curve, limit):

@@ -125,10 +125,10 @@ def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
              'so a figure that reuses them takes seconds (cold-cache timings: `BENCHMARKS.md`).', '',
              '| figure | notebook | params | schedule | outputs | headline numbers | wall time |', '|---|---|---|---|---|---|---|']
     if stale := [m['figure'] for m in metas if _oracle_era(m)]:
-        lines[-2:-2] = [f"**† Stale: {', '.join(stale)}** were made by eearly < {PAPER_RULE_SINCE}, whose `test_sweep` took the most "
-                        "accurate threshold within each budget on the test set (an oracle), not the paper's rule (the largest-cost "
-                        "threshold that fits). Their budget numbers and the findings built on them are not the paper's protocol; "
-                        "`make figures` regenerates them.", '']
+        lines[-2:-2] = [f"**† Stale: {', '.join(stale)}** were made by eearly < {PAPER_RULE_SINCE}: before GPF and ZTW were the "
+                        "published methods, and when `test_sweep` took the most accurate threshold within each budget on the test set "
+                        "(an oracle) instead of the paper's rule (the largest-cost threshold that fits). Their budget numbers and the "
+                        "findings built on them are not the paper's protocol; `make figures` regenerates them.", '']
     for m in metas:
         name = m['figure']
         head = '; '.join(f'{k}: {_fmt(v)}' for k, v in (m.get('headline') or {}).items()) or '—'

@@ -14,14 +14,19 @@ from .heads import MultiExit, exit_candidates, split_stages
 __all__ = ['singular_values', 'numerical_rank', 'effective_rank', 'stable_rank', 'collect_activations', 'rank_profile']
 
 # %% ../nbs/09_rank.ipynb #ed2004c8
-def singular_values(Z, center: bool = False) -> torch.Tensor:
-    "Singular values (min(N, D),) of `Z` (N, D) in float64, descending; columns centered first when `center`."
+def singular_values(Z, center: bool = False, method: str = 'svd') -> torch.Tensor:
+    "Singular values (min(N, D),) of `Z` (N, D) in float64, descending; columns centered first when `center`; `method` 'svd' or 'gram'."
+    if method not in ('svd', 'gram'): raise ValueError(f"method: must be 'svd' or 'gram', got {method!r}")
     Z = torch.as_tensor(Z)
     if Z.dim() != 2 or 0 in Z.shape: raise ValueError(f'Z: need a 2-d (N, D) matrix with N ≥ 1 and D ≥ 1, got shape {tuple(Z.shape)}')
     Z = Z.detach().to('cpu', torch.float64)
     if not torch.isfinite(Z).all(): raise ValueError('Z: contains NaN or inf')
     if center: Z = Z - Z.mean(0)
-    return torch.linalg.svdvals(Z if Z.shape[0] >= Z.shape[1] else Z.T)  # same values; the tall side is the cheaper SVD
+    if Z.shape[0] < Z.shape[1]: Z = Z.T  # same values; the tall side is the cheaper SVD and the smaller Gram matrix
+    if method == 'svd': return torch.linalg.svdvals(Z)
+    # σ² are the eigenvalues of the Gram matrix ZᵀZ: a few times faster than the SVD of a wide layer's activations,
+    # but float64 rounding leaves an absolute error of about 1e-16·σ₁² on σ², so σ below about 1e-7·σ₁ are noise
+    return torch.linalg.eigvalsh(Z.T @ Z).flip(0).clamp(min=0).sqrt()
 
 def numerical_rank(Z, rtol: float = 1e-3, center: bool = False) -> int:
     "Count of singular values of `Z` (N, D) above `rtol`·σ_max (a tolerance on σ, not on covariance eigenvalues)."
@@ -49,18 +54,19 @@ def _pool(x: torch.Tensor) -> torch.Tensor:
     if x.dim() == 2: return x
     raise ValueError(f"reduce: 'pool' takes (B, C, H, W), (B, T, D) or (B, D) features, got shape {tuple(x.shape)}")
 
-def _columns(d: int, max_features: int, seed: int):
+def _columns(d: int, max_features: int | None, seed: int):
     "Sorted fixed random subset of `max_features` of `d` columns, or None to keep all."
-    if d <= max_features: return None
+    if max_features is None or d <= max_features: return None
     return torch.randperm(d, generator=torch.Generator().manual_seed(seed))[:max_features].sort().values
 
 def collect_activations(model: MultiExit, loader, n: int = 2000, where: str = 'exits', reduce: str = 'flatten',
-                        max_features: int = 8000, seed: int = 0) -> dict:
+                        max_features: int | None = 8000, seed: int = 0) -> dict:
     "Per layer, float32 CPU features (N, D) of the first `n` samples of `loader`, in eval mode; options under `'_meta'`."
     if where not in ('exits', 'blocks'): raise ValueError(f"where: must be 'exits' or 'blocks', got {where!r}")
     if reduce not in ('flatten', 'pool'): raise ValueError(f"reduce: must be 'flatten' or 'pool', got {reduce!r}")
-    for k, v in dict(n=n, max_features=max_features).items():
-        if not (isinstance(v, int) and v > 0): raise ValueError(f'{k}: must be a positive int, got {v!r}')
+    if not (isinstance(n, int) and n > 0): raise ValueError(f'n: must be a positive int, got {n!r}')
+    if not (max_features is None or isinstance(max_features, int) and max_features > 0):
+        raise ValueError(f'max_features: must be a positive int, or None for all columns, got {max_features!r}')
     if where == 'exits': names, stages = list(model.exits), model.stages
     else:
         names = exit_candidates(model.backbone)
@@ -88,13 +94,13 @@ def collect_activations(model: MultiExit, loader, n: int = 2000, where: str = 'e
     return out
 
 # %% ../nbs/09_rank.ipynb #d19c9c69
-def rank_profile(acts: dict, rtols=(1e-2, 1e-3, 1e-4), center: bool = True) -> pd.DataFrame:
-    "Per layer of `acts` and σ-rtol: numerical, effective and stable rank, `n`, `d` and `rank_frac` = rank / min(N − center, D)."
+def rank_profile(acts: dict, rtols=(1e-2, 1e-3, 1e-4), center: bool = True, method: str = 'svd') -> pd.DataFrame:
+    "Per layer of `acts` and σ-rtol: numerical, effective and stable rank, `n`, `d` and `rank_frac` = rank / min(N − center, D); σ by `method`."
     if not len(rtols): raise ValueError('rtols: need at least one tolerance')
     rows = []
     for layer, Z in acts.items():
         if layer.startswith('_'): continue  # '_meta'
-        s = singular_values(Z, center)  # one SVD per layer; the three measures follow from it
+        s = singular_values(Z, center, method)  # one SVD per layer; the three measures follow from it
         n, d = Z.shape
         p = s / s.sum() if s.sum() > 0 else s
         er = math.exp(-torch.special.xlogy(p, p).sum().item()) if s.sum() > 0 else 0.0

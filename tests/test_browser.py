@@ -29,6 +29,8 @@ CHROMIUM, CHROMEDRIVER = Path('/usr/bin/chromium'), Path('/usr/bin/chromedriver'
 # metrics.json and logits.pt.
 _BASE = dict(run_params('fashion_mnist', 600, 300, 4, 32, 0.05, 'cnn'), snapshots=False, gradflow_every=0)
 CONFIGS = grid_configs(_BASE, [0, 1], regime=['mixed']) + grid_configs(_BASE, [0], regime=['joint', 'disjoint'])
+# The first of the notebook's SMOKE_RUNS (digits): its checks of `open_app` train it when it is missing.
+SMOKE0 = grid_configs(run_params('digits', 0, 0, 2, 64, 0.05, 'cnn'), [0], regime=['joint'])[0]
 # Voilà's lab template links Font Awesome from a CDN; its icons are bundled in voila.js too, so offline only that fails.
 CDN_OK = re.compile(r'cdn\.jsdelivr\.net/npm/@fortawesome')
 
@@ -51,9 +53,9 @@ def runs():
     dirs = [run_dir(c, RUNS) for c in CONFIGS]
     with open(RUNS/'.lock', 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        # runs of older code or settings (their folder names hash both), or trained by the notebook's own checks
-        for old in {p for p in RUNS.iterdir() if p.is_dir()} - set(dirs): shutil.rmtree(old)
-        run_many(CONFIGS, results_dir=RUNS, progress=False)
+        # runs of older code or settings: their folder names hash both
+        for old in {p for p in RUNS.iterdir() if p.is_dir()} - {*dirs, run_dir(SMOKE0, RUNS)}: shutil.rmtree(old)
+        run_many([*CONFIGS, SMOKE0], results_dir=RUNS, progress=False)
     return dirs
 
 

@@ -60,9 +60,10 @@ def runs():
 
 
 @pytest.fixture
-def browser():
+def browser(request):
     "Headless Chromium at 1280x800 with a fresh profile and no background network traffic."
     need_browser()
+    t0 = time.perf_counter()
     o = webdriver.ChromeOptions()
     o.binary_location = str(CHROMIUM)
     profile = tempfile.mkdtemp(prefix='eearly-chromium-')
@@ -76,6 +77,7 @@ def browser():
     yield d
     d.quit()
     shutil.rmtree(profile, ignore_errors=True)
+    report(f'{request.node.name}: {time.perf_counter() - t0:.0f} s with the browser (servers included, training not)')
 
 
 def view(d, w, h):
@@ -153,7 +155,7 @@ def selected_run(d, runs) -> Path:
     "The run folder the seed dropdown shows: its label ends with the folder's config hash."
     label = Select(d.find_element(By.CSS_SELECTOR, '.eearly-run select')).first_selected_option.text
     key = re.search(r'\((\w+)\)$', label).group(1)
-    return next(p for p in runs if p.name.endswith(key))
+    return next((p for p in runs if p.name.endswith(key)), None)
 
 
 def drag(d, cls, dx):
@@ -169,6 +171,13 @@ def timed_change(d, before, timeout=30) -> float:
     return time.perf_counter() - t
 
 
+def report(line: str):
+    "Print `line` and keep it for the summary at the end of `make test` (tests/conftest.py shows it)."
+    print(line)
+    OUT.mkdir(parents=True, exist_ok=True)
+    with open(OUT/'timings.txt', 'a') as f: f.write(line + '\n')
+
+
 def browser_errors(d) -> list:
     "Severe console entries except the Font Awesome CDN links that cannot load offline."
     return [e['message'] for e in d.get_log('browser') if e['level'] == 'SEVERE' and not CDN_OK.search(e['message'])]
@@ -181,7 +190,7 @@ def test_voila_app(runs, browser):
         d.get(f'http://127.0.0.1:{port}/')
         wait(d, lambda d: d.find_elements(By.CSS_SELECTOR, '.eearly-acc') and text(d, 'acc'), 180, 'the widgets')
         shown_s = time.perf_counter() - t0
-        print(f'\nVoilà: widgets shown {shown_s:.1f} s after the page was requested')
+        report(f'Voilà: widgets shown {shown_s:.1f} s after the page was requested (kernel start, imports, first draw)')
         page = d.find_element(By.TAG_NAME, 'body').text
         assert 'How to read this' in page and 'Headless checks' not in page and 'scan_runs' not in page, page[:500]
 
@@ -257,9 +266,9 @@ def test_voila_app(runs, browser):
         view(d, 1280, 1400)  # the whole page, for a look at the images and captions below the fold
         d.save_screenshot(str(OUT/'explore-full.png'))
         view(d, 1280, 800)
-        print(f'Voilà: slider moves answered in {", ".join(f"{s:.2f}" for s in moves)} s (goal: < 1 s); '
-              f'screenshots in {OUT}')
-        assert max(moves) < 5, moves  # the goal is 1 s; 5 s leaves room for a loaded CI machine
+        report(f'Voilà: slider moves answered in {", ".join(f"{s:.2f}" for s in moves)} s (goal: < 1 s); '
+               f'screenshots in {OUT.relative_to(ROOT)}/')
+        assert max(moves) < 3, f'slider moves took {moves} s; the goal is 1 s (3 s leaves room for a loaded machine)'
         assert not browser_errors(d), browser_errors(d)
 
 
@@ -307,4 +316,4 @@ def test_lab_notebook(runs, browser, tmp_path):
         assert d.find_elements(By.CSS_SELECTOR, '.eearly-thr .noUi-handle') and '%' in text(d, 'acc'), 'no explorer widgets'
         d.find_element(By.CSS_SELECTOR, '.eearly-acc').location_once_scrolled_into_view
         d.save_screenshot(str(OUT/'lab.png'))
-        print(f'\nJupyterLab: {n_code} code cells ran without an error in {ran_s:.1f} s after the page was requested')
+        report(f'JupyterLab: {n_code} code cells ran without an error output, {ran_s:.1f} s after the page was requested')

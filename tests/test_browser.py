@@ -269,7 +269,9 @@ def test_voila_app(runs, browser):
         view(d, 1280, 800)
         report(f'Voilà: slider moves answered in {", ".join(f"{s:.2f}" for s in moves)} s (goal: < 1 s); '
                f'screenshots in {OUT.relative_to(ROOT)}/')
-        assert max(moves) < 3, f'slider moves took {moves} s; the goal is 1 s (3 s leaves room for a loaded machine)'
+        # The goal is 1 s, met on an idle 2-core machine (0.1-0.4 s, mostly the matplotlib redraw). Under `make test -n 2`
+        # the other worker competes for the cores (2-2.7 s measured), so the hard limit only catches a broken update.
+        assert max(moves) < 5, f'slider moves took {moves} s; the goal is 1 s'
         assert not browser_errors(d), browser_errors(d)
 
 

@@ -88,7 +88,7 @@ check: $(STAMP) ## fail if notebooks are not clean, the library is not what they
 # nbs/explore.ipynb as a web app: app/voila.py drops its documentation and headless checks and hides the code.
 PORT ?= 8866
 explore: $(STAMP) ## the interactive explorer as a web app (Voilà), by default on http://localhost:8866/ (PORT=...)
-	@echo "make explore: open http://localhost:$(PORT)/ (runs from $${EEARLY_RESULTS:-results/}; Ctrl-C stops it)"
+	@echo "make explore: open http://localhost:$(PORT)/ (runs from $${EEARLY_RESULTS:-results/, else those make test left in build/test-results/}; Ctrl-C stops it)"
 	$(BIN)/voila nbs/explore.ipynb --Voila.config_file_paths=app --port=$(PORT) --Voila.ip=127.0.0.1
 
 LABFLAGS ?=

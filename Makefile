@@ -10,7 +10,7 @@ FIGS    := $(patsubst nbs/figs/%.ipynb,%,$(wildcard nbs/figs/*.ipynb))
 LIB     := $(wildcard eearly/*.py)
 ROOTFLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help install data test figures check lab readme clean distclean
+.PHONY: help install data browser test figures check explore lab readme clean distclean
 .DEFAULT_GOAL := help
 
 help: ## show this list
@@ -44,7 +44,19 @@ data: $(STAMP) ## get Fashion-MNIST offline (Debian's dataset-fashion-mnist when
 	fi
 	@$(PY) -c "from eearly.data import fashion_mnist_root; print('Fashion-MNIST ready in', fashion_mnist_root())"
 
-test: $(STAMP) data ## run every notebook (library tests and smoke figures) and the repository checks
+# The browser tests (tests/test_browser.py) drive Debian's Chromium through Debian's chromedriver: a browser downloaded by
+# Selenium or Playwright cannot work offline. --no-install-recommends keeps it to the browser and the driver.
+browser: ## install Debian's chromium and chromium-driver for the browser tests (when root with apt)
+	@if ! { [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; } && command -v apt-get >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "make browser: installing Debian's chromium and chromium-driver"; \
+	    apt-get install -y -q --no-install-recommends chromium chromium-driver >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends chromium chromium-driver >/dev/null 2>&1; } || \
+	    echo "make browser: apt-get could not install chromium chromium-driver; the browser tests will skip (fail under CI=true)"; \
+	  else echo "make browser: not root; run 'sudo apt-get install chromium chromium-driver', or the browser tests skip"; fi; \
+	fi
+
+test: $(STAMP) data browser ## run every notebook (library tests and smoke figures) and the repository checks
 	$(PY) -m pytest -n 2 -p no:cacheprovider tests
 
 figures: $(STAMP) data $(FIGDIR)/README.md ## regenerate the figures of PROFILE (default: paper_figures/) and their results page
@@ -73,8 +85,15 @@ check: $(STAMP) ## fail if notebooks are not clean, the library is not what they
 	  echo "make check: the files above changed; run nbdev_clean, nbdev_export and make readme, then commit"; exit 1; fi; \
 	echo "make check: notebooks clean, library and README in sync"
 
-lab: $(STAMP) ## JupyterLab on the project
-	$(BIN)/jupyter lab --notebook-dir=. $(ROOTFLAG)
+# nbs/explore.ipynb as a web app: app/voila.py drops its documentation and headless checks and hides the code.
+PORT ?= 8866
+explore: $(STAMP) ## the interactive explorer as a web app (Voilà), by default on http://localhost:8866/ (PORT=...)
+	@echo "make explore: open http://localhost:$(PORT)/ (runs from $${EEARLY_RESULTS:-results/, else those make test left in build/test-results/}; Ctrl-C stops it)"
+	$(BIN)/voila nbs/explore.ipynb --Voila.config_file_paths=app --port=$(PORT) --Voila.ip=127.0.0.1
+
+LABFLAGS ?=
+lab: $(STAMP) ## JupyterLab on the project (LABFLAGS=... adds options)
+	$(BIN)/jupyter lab --notebook-dir=. $(ROOTFLAG) $(LABFLAGS)
 
 readme: $(STAMP) ## build README.md from nbs/index.ipynb (nbconvert; quarto is not available offline)
 	$(BIN)/jupyter nbconvert --to markdown nbs/index.ipynb --output-dir . --output README --log-level WARN

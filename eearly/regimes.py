@@ -364,14 +364,16 @@ class _Trainer:
                            best_epoch=ep if stopper is None else stopper.best_epoch)
             self.hist.records.append(rec)
             last = stop or ep + 1 == p.epochs
-            if last and stopper is not None and stopper.best_state is not None: m.load_state_dict(stopper.best_state)
+            if last:  # the phase ends here: its best state and its summary go into the boundary checkpoint
+                if stopper is not None and stopper.best_state is not None: m.load_state_dict(stopper.best_state)
+                self.hist.phases.append(summary)
             self.save((pi + 1, 0) if last else (pi, ep + 1), opt, stopper, summary)
             for cb in self.callbacks: cb('epoch_end', dict(phase=pi, train=p.train, epoch=ep, record=rec, model=m))
             if stop: break
-        self.end_phase(pi, summary)
+        if p.epochs <= first and resume is None: self.hist.phases.append(summary)  # a phase of no epochs
+        self.phase_file(pi)
 
-    def end_phase(self, pi: int, summary: dict):
-        self.hist.phases.append(summary)
+    def phase_file(self, pi: int):
         if self.ckpt is not None:  # the model at the end of each phase, for analyses across phases
             with atomic_path(self.ckpt.parent/f'phase{pi + 1}_{self.plan[pi].train}.pt') as tmp: torch.save(self.model.state_dict(), tmp)
 
@@ -422,7 +424,8 @@ class _Trainer:
         m.backbone.load_state_dict(st['backbone'])
         self.hist.records.extend(st['records'])
         _set_rng_state(st['rng'], self.train_dl)
-        self.end_phase(0, dict(st['summary'], reused=True))
+        self.hist.phases.append(dict(st['summary'], reused=True))
+        self.phase_file(0)
         self.save((1, 0))
 
 # %% ../nbs/07_regimes.ipynb #3e6f8da7

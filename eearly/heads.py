@@ -14,7 +14,7 @@ from .models import create_backbone, BACKBONES
 
 # %% auto #0
 __all__ = ['HEADS', 'BlockTracer', 'exit_candidates', 'split_stages', 'PooledHead', 'ConvHead', 'LinearHead', 'MLPHead',
-           'make_head', 'flops_of', 'place_exits', 'scale_grad', 'MultiExit']
+           'make_head', 'flops_of', 'place_exits', 'scale_grad', 'MultiExit', 'to_channels_last']
 
 # %% ../nbs/02_heads.ipynb #cd14c2b5
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
@@ -287,3 +287,9 @@ class MultiExit(nn.Module):
             if self.gradeq: x = scale_grad(x, (k - i - 1) / (k - i))
         outs.append(x)
         return self.post(outs) if self.post is not None else outs
+
+# %% ../nbs/02_heads.ipynb #2106c55f
+def to_channels_last(model: nn.Module) -> nn.Module:
+    "`model` (a `MultiExit` or any module) with its 4-d weights in channels-last memory format, in place."
+    # `.to` rewrites each parameter's data, so the stages, which share the backbone's parameters, follow
+    return model.to(memory_format=torch.channels_last)

@@ -14,7 +14,7 @@ from .models import create_backbone, BACKBONES
 
 # %% auto #0
 __all__ = ['HEADS', 'BlockTracer', 'exit_candidates', 'split_stages', 'PooledHead', 'ConvHead', 'LinearHead', 'MLPHead',
-           'make_head', 'flops_of', 'place_exits', 'scale_grad', 'MultiExit']
+           'make_head', 'flops_of', 'place_exits', 'scale_grad', 'MultiExit', 'to_channels_last']
 
 # %% ../nbs/02_heads.ipynb #cd14c2b5
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
@@ -97,6 +97,14 @@ def _check_rank(feat_shape, ranks, head):
         raise ValueError(f"head: {head!r} takes features of shape {' or '.join(str(r) + '-d' for r in ranks)} "
                          f"(without batch), got {tuple(feat_shape)}")
 
+def _pool_mix(x, a, size):
+    "`a`·max + (1−`a`)·avg pooling of maps `x` (B, C, H, W) to `size`: fixed windows when they tile the map, else adaptive."
+    h, w = x.shape[-2:]
+    if h % size[0] == 0 and w % size[1] == 0:  # the fixed-window kernels are faster than the adaptive ones (same windows)
+        k = (h // size[0], w // size[1])
+        return torch.lerp(nn.functional.avg_pool2d(x, k), nn.functional.max_pool2d(x, k), a)  # one fused op for the mix
+    return torch.lerp(nn.functional.adaptive_avg_pool2d(x, size), nn.functional.adaptive_max_pool2d(x, size), a)
+
 class PooledHead(nn.Module):
     "SDN internal classifier: learned max/avg pooling mix, then linear."
     def __init__(self, feat_shape, num_classes, size=4):
@@ -108,8 +116,8 @@ class PooledHead(nn.Module):
         self.fc = nn.Linear(n_in, num_classes)
     def forward(self, x):
         a = torch.sigmoid(self.alpha)
-        if x.dim() == 4: x = a * nn.functional.adaptive_max_pool2d(x, self.size) + (1 - a) * nn.functional.adaptive_avg_pool2d(x, self.size)
-        elif x.dim() == 3: x = a * x.amax(1) + (1 - a) * x.mean(1)
+        if x.dim() == 4: x = _pool_mix(x, a, self.size)
+        elif x.dim() == 3: x = torch.lerp(x.mean(1), x.amax(1), a)
         return self.fc(x.flatten(1))
 
 class ConvHead(nn.Module):
@@ -295,3 +303,9 @@ class MultiExit(nn.Module):
             if self.gradeq: x = scale_grad(x, (k - i - 1) / (k - i))
         outs.append(x)
         return self.post(outs) if self.post is not None else outs
+
+# %% ../nbs/02_heads.ipynb #2106c55f
+def to_channels_last(model: nn.Module) -> nn.Module:
+    "`model` (a `MultiExit` or any module) with its 4-d weights in channels-last memory format, in place."
+    # `.to` rewrites each parameter's data, so the stages, which share the backbone's parameters, follow
+    return model.to(memory_format=torch.channels_last)

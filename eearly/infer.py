@@ -4,7 +4,7 @@
 
 # %% ../nbs/15_infer.ipynb #61c21304
 from __future__ import annotations
-import math, time
+import math, time, weakref
 from dataclasses import dataclass
 import torch
 from torch import nn
@@ -52,7 +52,15 @@ def _check_inputs(model, x, criterion, temperatures, costs):
     if not isinstance(x, torch.Tensor) or x.dim() != len(shape) + 1 or not len(x):
         raise ValueError(f'x: need a batch tensor (N, {", ".join(map(str, shape))}) with N ≥ 1, got {tuple(getattr(x, "shape", ())) or type(x).__name__}')
     t = None if temperatures is None else _check_temperatures(temperatures, k)
-    return t, _check_costs(exit_flops(model, tuple(x.shape[1:])) if costs is None else costs, k)
+    return t, _check_costs(_default_costs(model, tuple(x.shape[1:])) if costs is None else costs, k)
+
+_COSTS = weakref.WeakKeyDictionary()  # model → {(input shape, heads, stages): exit_flops}
+
+def _default_costs(model, shape):
+    "`exit_flops(model, shape)`, counted once per model, input shape and set of heads: counting costs more than a forward."
+    per, key = _COSTS.setdefault(model, {}), (shape, tuple(model.heads), id(model.stages))
+    if key not in per: per[key] = exit_flops(model, shape)
+    return per[key]
 
 def _training_modules(m, out):
     "Append `m` and its submodules that are in training mode to `out`; a plain walk, cheaper than `modules()`."

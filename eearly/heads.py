@@ -226,12 +226,12 @@ def scale_grad(x, s: float):
     "Identity forwards; multiplies the gradient by `s` backwards."
     return _ScaleGrad.apply(x, s)
 
-# %% ../nbs/02_heads.ipynb #56ff4991
+# %% ../nbs/02_heads.ipynb #d4f45f96
 def map_state(f: Callable, h):
     "`f` applied to the stage output `h`: a tensor, or each tensor of a list or tuple of them (multi-scale states)."
     return type(h)(f(t) for t in h) if isinstance(h, (list, tuple)) else f(h)
 
-# %% ../nbs/02_heads.ipynb #f25c083d
+# %% ../nbs/02_heads.ipynb #891436bb
 def _native_exits(backbone, exits) -> tuple[list, list]:
     "(exit names, stages) of a backbone whose classifiers are part of its architecture (`native_exits = True`, e.g. MSDNet)."
     names = list(backbone.exit_names)

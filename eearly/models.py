@@ -64,7 +64,7 @@ class CifarResNet(nn.Module):
         x = self.layer3(self.layer2(self.layer1(x)))
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
-# %% ../nbs/01_models.ipynb #62d0c9e6
+# %% ../nbs/01_models.ipynb #a8c71cd9
 def _conv_bn(cin, cout, k=3, stride=1):
     "Conv (no bias, He init), BatchNorm, ReLU: MSDNet's unit."
     conv = nn.Conv2d(cin, cout, k, stride, k // 2, bias=False)
@@ -94,7 +94,7 @@ class MSDLayer(nn.Module):
             out.append(torch.cat([x, same(x)] if down is None else [x, down(xs[j + self.skip - 1]), same(x)], 1))
         return out
 
-# %% ../nbs/01_models.ipynb #eeb6b7bd
+# %% ../nbs/01_models.ipynb #a66ebcca
 class MSDStem(nn.Module):
     "The first layer: a 3×3 conv at full resolution, then a stride-2 3×3 conv down to each coarser scale."
     def __init__(self, in_chans, chans):
@@ -126,7 +126,7 @@ class MSDClassifier(nn.Module):
 class _Coarsest(nn.Module):
     def forward(self, xs): return xs[-1]
 
-# %% ../nbs/01_models.ipynb #63ed4ebf
+# %% ../nbs/01_models.ipynb #e88f74ae
 STEPMODES = {'even': lambda i, step: step, 'lin_grow': lambda i, step: step * i + 1}
 
 def _scale_schedule(n_layers: int, n_scales: int) -> list:
@@ -134,7 +134,7 @@ def _scale_schedule(n_layers: int, n_scales: int) -> list:
     every = math.ceil(n_layers / n_scales)
     return [(n_scales - max(0, l - 2) // every, n_scales - (l - 1) // every) for l in range(1, n_layers + 1)]
 
-# %% ../nbs/01_models.ipynb #bfd003c6
+# %% ../nbs/01_models.ipynb #1273c4e7
 class MSDNet(nn.Module):
     "MSDNet's trunk and final classifier; its other classifiers are built by `MultiExit` from `native_head`."
     native_exits = True  # `MultiExit` takes exits, stages and classifiers from the network instead of placing them

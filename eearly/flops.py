@@ -42,7 +42,7 @@ def exit_cost_table(model: MultiExit, input_shape=None) -> pd.DataFrame:
         for i, stage in enumerate(model.stages):
             f, h = flops_of(stage, h)
             backbone += f
-            hf = flops_of(model.heads[i], h)[0] if i < len(model.heads) else 0
+            hf = flops_of(model.heads[i], model.head_input(h))[0] if i < len(model.heads) else 0
             heads += hf
             rows.append(dict(exit=i, name=model.exits[i] if i < len(model.exits) else 'final', backbone_flops=backbone,
                              head_flops=hf, cost=backbone + heads))

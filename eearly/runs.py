@@ -41,7 +41,7 @@ class RunConfig:
     backbone: str = 'cnn'  # a `BACKBONES` name or tv:<torchvision name>
     backbone_kw: dict = field(default_factory=dict)
     exits: object = 'auto'  # 'auto', a number of ICs, or a list of module names
-    head: str = 'pooled'  # a `HEADS` name
+    head: str = 'pooled'  # a `HEADS` name; on a native multi-exit backbone (MSDNet) the default keeps its own classifiers
     method: str = 'sdn'  # a `METHODS` name
     method_kw: dict = field(default_factory=dict)  # other `Method` fields: weighting, distill, ...
     regime: object = 'mixed'  # a `REGIMES` name or a list of phases
@@ -107,7 +107,8 @@ def build(cfg: RunConfig, device=None, data=True):
     method = as_method(dict(name=cfg.method, **cfg.method_kw))
     torch.manual_seed(cfg.seed)
     bb = create_backbone(cfg.backbone, info.num_classes, info.in_chans, info.image_size, **cfg.backbone_kw)
-    model = MultiExit(bb, exits=cfg.exits if isinstance(cfg.exits, (str, int)) else list(cfg.exits), head=cfg.head)
+    head = None if getattr(bb, 'native_exits', False) and cfg.head == 'pooled' else cfg.head  # None: its own classifiers
+    model = MultiExit(bb, exits=cfg.exits if isinstance(cfg.exits, (str, int)) else list(cfg.exits), head=head)
     return model.to(device or 'cpu'), dls, method
 
 def _evaluate(cfg, d, model, method, val, test, started) -> dict:

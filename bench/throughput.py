@@ -5,7 +5,7 @@ then one summary line.
 
     .venv/bin/python bench/throughput.py [--variant none|channels_last|compile|batch|augment|eval_batch]
                                          [--variant-batch 256] [--models cnn resnet20 vit_mini] [--batch 128]
-                                         [--steps 5] [--repeats 5] [--fit-images 20000] [--fit-epochs 1]
+                                         [--steps 5] [--repeats 5] [--fit-images 20000] [--fit-epochs 1] [--eval-images 10000]
                                          [--threads 2] [--peak-n 2048] [--device cpu] [--quick]
 
 Throughput is GFLOP/s = 3 × forward FLOPs per image × images / seconds (backward ≈ 2 forwards), the FLOPs counted by
@@ -22,7 +22,7 @@ ABBA for the epochs), and prints the ratio variant / baseline of the throughput:
 - `batch`: batch `--variant-batch` instead of `--batch` (steps and epoch; lr unchanged);
 - `augment`: the epoch with the batched tensor augmentation on (`augment_batch`) against off;
 - `eval_batch`: the test-set evaluation (`collect_logits`, `inference_mode`) at batch `--variant-batch` × 4 against `--batch`.
-`--quick`: peak at 1024², 2 steps × 3 repeats, `cnn` and `resnet20` only, a 4000-image epoch; under a minute.
+`--quick`: peak at 1024², 2 steps × 3 repeats, `cnn` and `resnet20` only, a 4000-image epoch, 2000 test images.
 """
 from __future__ import annotations
 import argparse, json, platform, statistics, sys, time
@@ -150,11 +150,11 @@ def bench_fit(args, dev, peak):
 
 
 def bench_eval(args, dev):
-    "Seconds to collect every exit's logits on the 10k test images (`inference_mode`), batch `--batch` and (variant) 4 × `--variant-batch`."
+    "Seconds to collect every exit's logits on `--eval-images` test images (`inference_mode`), batch `--batch` and (variant) 4 × `--variant-batch`."
     torch.manual_seed(0)
     model = MultiExit(create_backbone('cnn', 10, 1, 28)).to(dev)
     sizes = {'baseline': args.batch, **({'eval_batch': 4 * args.variant_batch} if args.variant == 'eval_batch' else {})}
-    loaders = {s: get_dataloaders('fashion_mnist', b, val_frac=0, augment=False).test for s, b in sizes.items()}
+    loaders = {s: get_dataloaders('fashion_mnist', b, val_frac=0, augment=False, test_subset=args.eval_images).test for s, b in sizes.items()}
     sec = interleaved({s: (lambda dl=dl: collect_logits(model, dl, dev)) for s, dl in loaders.items()}, max(2, args.repeats // 2), dev)
     out = {s: dict(batch=sizes[s], seconds=round(sec[s], 3), images_s=round(len(loaders[s].dataset) / sec[s], 1)) for s in sizes}
     if len(sizes) == 2: out['ratio'] = round(sec['baseline'] / sec['eval_batch'], 3)
@@ -171,12 +171,15 @@ def main():
     ap.add_argument('--repeats', type=int, default=5)
     ap.add_argument('--fit-images', type=int, default=20000, help='Fashion-MNIST training subset of the epoch (90 %% trained on)')
     ap.add_argument('--fit-epochs', type=int, default=1)
+    ap.add_argument('--eval-images', type=int, default=10000, help='Fashion-MNIST test images of the evaluation')
     ap.add_argument('--threads', type=int, default=2, help='torch threads')
     ap.add_argument('--peak-n', type=int, default=2048, help='matrix size of the matmul peak')
     ap.add_argument('--device', default='cpu')
-    ap.add_argument('--quick', action='store_true', help='peak at 1024², 2 steps × 3 repeats, cnn and resnet20, a 4000-image epoch')
+    ap.add_argument('--quick', action='store_true', help='peak at 1024², 2 steps × 3 repeats, cnn and resnet20, a 4000-image epoch, 2000 test images')
     args = ap.parse_args()
-    if args.quick: args.peak_n, args.steps, args.repeats, args.fit_images, args.models = 1024, 2, 3, 4000, [m for m in args.models if m != 'vit_mini']
+    if args.quick:
+        args.peak_n, args.steps, args.repeats, args.fit_images, args.eval_images = 1024, 2, 3, 4000, 2000
+        args.models = [m for m in args.models if m != 'vit_mini']
     torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
     # bf16 without AMX runs at a fraction of fp32 here: 3 calls are enough to show it

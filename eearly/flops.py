@@ -11,7 +11,7 @@ from torch import nn
 from .heads import MultiExit, flops_of
 
 # %% auto #0
-__all__ = ['COST_KINDS', 'count_flops', 'exit_cost_table', 'exit_flops', 'exit_latency', 'exit_costs']
+__all__ = ['COST_KINDS', 'count_flops', 'exit_cost_table', 'exit_flops', 'latency_table', 'exit_latency', 'exit_costs']
 
 # %% ../nbs/03_flops.ipynb #39afc92f
 def _check_shape(input_shape):
@@ -81,8 +81,8 @@ def _channels_last(model) -> bool:
     return any(p.dim() == 4 and not p.is_contiguous() and p.is_contiguous(memory_format=torch.channels_last)
                for p in model.parameters())
 
-def exit_latency(model: MultiExit, input_shape=None, batch_size: int = 256, device=None, repeats: int = 7, warmup: int = 2) -> list[float]:
-    "Cumulative seconds per image of exiting at each exit (stages up to it, heads up to and including it), measured."
+def latency_table(model: MultiExit, input_shape=None, batch_size: int = 256, device=None, repeats: int = 7, warmup: int = 2) -> pd.DataFrame:
+    "Per exit, measured seconds per image: backbone up to it, its head, and the cumulative `cost` of exiting there (`exit_cost_table` in seconds)."
     input_shape = _check_shape(input_shape or model.input_shape)
     if not (isinstance(batch_size, int) and batch_size > 0): raise ValueError(f'batch_size: must be a positive int, got {batch_size!r}')
     if not (isinstance(repeats, int) and repeats > 0): raise ValueError(f'repeats: must be a positive int, got {repeats!r}')
@@ -98,9 +98,17 @@ def exit_latency(model: MultiExit, input_shape=None, batch_size: int = 256, devi
             for _ in range(warmup): _part_times(m, x, dev)
             runs = torch.tensor([_part_times(m, x, dev) for _ in range(repeats)], dtype=torch.float64)  # (repeats, parts)
     finally: m.train(was)
-    cum = runs.median(0).values.cumsum(0) / batch_size
-    # exit i is reached after stage i and head i: parts 2i + 1 (the last exit: the last stage, part 2K - 2)
-    return [float(cum[min(2 * i + 1, len(cum) - 1)]) for i in range(model.n_exits)]
+    part = (runs.median(0).values / batch_size).tolist()  # stage 0, head 0, stage 1, …, last stage
+    stage, head = part[0::2], part[1::2] + [0.0]
+    df = pd.DataFrame(dict(exit=range(model.n_exits), name=list(model.exits) + ['final'],
+                           backbone_s=torch.tensor(stage).cumsum(0).tolist(), head_s=head))
+    df['cost'] = df.backbone_s + df.head_s.cumsum()
+    df['relative'] = df.cost / df.backbone_s.iloc[-1]
+    return df
+
+def exit_latency(model: MultiExit, input_shape=None, batch_size: int = 256, device=None, repeats: int = 7, warmup: int = 2) -> list[float]:
+    "Cumulative seconds per image of exiting at each exit (stages up to it, heads up to and including it), measured."
+    return latency_table(model, input_shape, batch_size, device, repeats, warmup).cost.tolist()
 
 # %% ../nbs/03_flops.ipynb #141e6422
 COST_KINDS = ('flops', 'latency')

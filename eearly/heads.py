@@ -98,9 +98,11 @@ def _check_rank(feat_shape, ranks, head):
                          f"(without batch), got {tuple(feat_shape)}")
 
 def _pool_mix(x, a, size):
-    "`a`·max + (1−`a`)·avg pooling of maps `x` (B, C, H, W) to `size`: fixed windows when they tile the map, else adaptive."
+    "`a`·max + (1−`a`)·avg pooling of maps `x` (B, C, H, W) to `size`: fixed windows when they tile the map (except for channels-last maps that need gradients), else adaptive."
     h, w = x.shape[-2:]
-    if h % size[0] == 0 and w % size[1] == 0:  # the fixed-window kernels are faster than the adaptive ones (same windows)
+    cl_grad = x.requires_grad and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+    # same windows; the fixed kernels are faster forward and for NCHW backward, slower for channels-last backward (measured)
+    if h % size[0] == 0 and w % size[1] == 0 and not cl_grad:
         k = (h // size[0], w // size[1])
         return torch.lerp(nn.functional.avg_pool2d(x, k), nn.functional.max_pool2d(x, k), a)  # one fused op for the mix
     return torch.lerp(nn.functional.adaptive_avg_pool2d(x, size), nn.functional.adaptive_max_pool2d(x, size), a)

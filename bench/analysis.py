@@ -1,7 +1,7 @@
 """Benchmark of the analysis tools: `eearly.landscape.loss_surface` against a naive deepcopy-per-point loop, and (when
 `eearly.rank` / `eearly.info` exist) rank + MI of every exit. A plain script, not a test: prints JSON, then one summary line.
 
-    .venv/bin/python bench/analysis.py [--steps 21] [--n 2000] [--batch 500] [--threads T] [--small]
+    .venv/bin/python bench/analysis.py [--steps 21] [--n 2000] [--batch 500] [--threads T] [--device cpu] [--small]
 
 The default is the spec'd run: `MultiExit(create_backbone('cnn', 10, 1, 28))` (untrained) on the first 2000
 Fashion-MNIST training images in 4 batches of 500, a 21×21 grid. `--small` adds the notebook's tiny digits model, where
@@ -45,14 +45,14 @@ def compare(model, batches, steps):
                 ratio=round(naive / ours, 3), ours_ms_per_point=round(1e3 * ours / steps ** 2, 2), max_abs_diff=err)
 
 
-def rank_mi(model, ds, n=5000, bs=500):
+def rank_mi(model, ds, dev, n=5000, bs=500):
     "Seconds for rank (all exits) and KDE MI (all exits) on the first `n` images; None when the modules are missing."
     try:
         from eearly.rank import collect_activations, rank_profile
         from eearly.info import information_plane
     except ImportError as e: return None, f'{type(e).__name__}: {e}'
     try:
-        loader = [ds.__getitems__(list(range(i, min(i + bs, n)))) for i in range(0, n, bs)]
+        loader = [tuple(t.to(dev) for t in ds.__getitems__(list(range(i, min(i + bs, n))))) for i in range(0, n, bs)]
         t = time.perf_counter(); rank_profile(collect_activations(model, loader, n=n)); tr = time.perf_counter() - t
         t = time.perf_counter(); information_plane(model, loader, [('init', model.state_dict())], n=n); tm = time.perf_counter() - t
         return dict(n=n, rank_s=round(tr, 3), mi_s=round(tm, 3)), None
@@ -67,22 +67,24 @@ def main():
     ap.add_argument('--threads', type=int, default=None, help='torch threads (default: torch decides)')
     ap.add_argument('--small', action='store_true', help="also time the notebook's tiny digits model")
     ap.add_argument('--no-rank-mi', action='store_true')
+    ap.add_argument('--device', default='cpu')
     args = ap.parse_args()
     if args.threads: torch.set_num_threads(args.threads)
+    dev = torch.device(args.device)
     torch.manual_seed(0)
     ds = load_dataset('fashion_mnist')
     x, y = ds.__getitems__(list(range(args.n)))
-    batches = [(x[i:i + args.batch], y[i:i + args.batch]) for i in range(0, args.n, args.batch)]
-    model = MultiExit(create_backbone('cnn', 10, 1, 28))
-    res = dict(device='cpu', threads=torch.get_num_threads(), torch=torch.__version__, machine=platform.machine(),
+    batches = [(x[i:i + args.batch].to(dev), y[i:i + args.batch].to(dev)) for i in range(0, args.n, args.batch)]
+    model = MultiExit(create_backbone('cnn', 10, 1, 28)).to(dev)
+    res = dict(device=str(dev), threads=torch.get_num_threads(), torch=torch.__version__, machine=platform.machine(),
                fashion_cnn=compare(model, batches, args.steps))
     print('fashion_cnn', json.dumps(res['fashion_cnn']), file=sys.stderr, flush=True)  # progress: survives a later crash
     if args.small:
         from eearly.data import get_dataloaders
-        small = MultiExit(create_backbone('cnn', 10, 1, 8, widths=(8, 16, 16)), exits=['blocks.0', 'blocks.1'])
+        small = MultiExit(create_backbone('cnn', 10, 1, 8, widths=(8, 16, 16)), exits=['blocks.0', 'blocks.1']).to(dev)
         dl = get_dataloaders('digits', batch_size=128, augment=False).train
-        res['digits_tiny'] = compare(small, [b for _, b in zip(range(3), dl)], args.steps)
-    res['rank_mi'], why = (None, 'skipped') if args.no_rank_mi else rank_mi(model, ds)
+        res['digits_tiny'] = compare(small, [(x.to(dev), y.to(dev)) for _, (x, y) in zip(range(3), dl)], args.steps)
+    res['rank_mi'], why = (None, 'skipped') if args.no_rank_mi else rank_mi(model, ds, dev)
     if why: res['rank_mi_note'] = why
     print(json.dumps(res, indent=1))
     f = res['fashion_cnn']

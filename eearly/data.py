@@ -116,8 +116,9 @@ def augment_batch(x, crop_pad=0, hflip=False):
 # %% ../nbs/00_data.ipynb #e55952bb
 class ImageDataset(Dataset):
     "Images as a `uint8` tensor `data` (N, C, H, W) with `targets` (N,); items are normalised (and augmented) floats."
-    def __init__(self, data, targets, info: DatasetInfo, augment=False, indices=None):
-        self.data, self.targets, self.info, self.augment = data, targets, info, augment
+    def __init__(self, data, targets, info: DatasetInfo, augment=False, indices=None,
+                 channels_last=False):  # batches come out in channels-last memory format (for a `to_channels_last` model)
+        self.data, self.targets, self.info, self.augment, self.channels_last = data, targets, info, augment, channels_last
         self.indices = np.arange(len(targets)) if indices is None else np.asarray(indices)  # positions in the source split
         self._mean = torch.tensor(info.mean).view(1, -1, 1, 1)
         self._std = torch.tensor(info.std).view(1, -1, 1, 1)
@@ -131,13 +132,14 @@ class ImageDataset(Dataset):
         idx = torch.as_tensor(idx)
         x = self.data[idx].float().div_(255)
         if self.augment: x = augment_batch(x, self.info.crop_pad, self.info.hflip)
+        if self.channels_last: x = x.contiguous(memory_format=torch.channels_last)  # normalising below keeps the layout
         return (x - self._mean) / self._std, self.targets[idx]
 
     def subset(self, idx, augment=None):
         "A view of the items at positions `idx` (a copy of those rows), optionally with augmentation switched."
         idx = np.sort(np.asarray(idx))
         return ImageDataset(self.data[idx], self.targets[idx], self.info,
-                            self.augment if augment is None else augment, self.indices[idx])
+                            self.augment if augment is None else augment, self.indices[idx], self.channels_last)
 
     def __repr__(self): return f'ImageDataset({self.info.name}, n={len(self)}, augment={self.augment})'
 
@@ -204,13 +206,15 @@ def _loader(ds, bs, shuffle, seed, num_workers):
 
 # %% ../nbs/00_data.ipynb #57e7c323
 def get_dataloaders(name='fashion_mnist', batch_size=128, val_frac=0.1, seed=0, subset=None, root=None,
-                    augment=True, test_subset=None, num_workers=0, download=True) -> Loaders:
+                    augment=True, test_subset=None, num_workers=0, download=True, channels_last=False) -> Loaders:
     "Seeded train / val / test loaders for dataset `name`; `subset` (count or fraction) shrinks the training set."
     full = load_dataset(name, 'train', root, download)
     y = full.targets.numpy()
     n = len(full)
     if not _is_int(batch_size) or batch_size < 1: raise ValueError(f'batch_size: must be a positive int, got {batch_size!r}')
     if not (_is_num(val_frac) and 0 <= val_frac < 1): raise ValueError(f'val_frac: must be in [0, 1), got {val_frac!r}')
+    if not isinstance(channels_last, bool): raise ValueError(f'channels_last: must be True or False, got {channels_last!r}')
+    full.channels_last = channels_last  # the splits below inherit it
     idx = np.arange(n)
     if subset is not None:
         k = round(subset * n) if isinstance(subset, float) else subset
@@ -225,6 +229,7 @@ def get_dataloaders(name='fashion_mnist', batch_size=128, val_frac=0.1, seed=0, 
         tr, va = _take_stratified(idx, y[idx], len(idx) - n_val, seed, 'val_frac')
     else: tr, va = idx, None
     test = load_dataset(name, 'test', root, download)
+    test.channels_last = channels_last
     if test_subset is not None and not (_is_int(test_subset) and 0 < test_subset <= len(test)):
         raise ValueError(f'test_subset: must be an int in [1, {len(test)}], got {test_subset!r}')
     if test_subset is not None: test = test.subset(_take_stratified(np.arange(len(test)), test.targets.numpy(), test_subset, seed, 'test_subset')[0])

@@ -14,7 +14,7 @@ from .models import create_backbone, BACKBONES
 
 # %% auto #0
 __all__ = ['HEADS', 'BlockTracer', 'exit_candidates', 'split_stages', 'PooledHead', 'ConvHead', 'LinearHead', 'MLPHead',
-           'make_head', 'flops_of', 'place_exits', 'scale_grad', 'MultiExit']
+           'make_head', 'flops_of', 'place_exits', 'scale_grad', 'map_state', 'MultiExit', 'to_channels_last']
 
 # %% ../nbs/02_heads.ipynb #cd14c2b5
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
@@ -97,6 +97,16 @@ def _check_rank(feat_shape, ranks, head):
         raise ValueError(f"head: {head!r} takes features of shape {' or '.join(str(r) + '-d' for r in ranks)} "
                          f"(without batch), got {tuple(feat_shape)}")
 
+def _pool_mix(x, a, size):
+    "`a`·max + (1−`a`)·avg pooling of maps `x` (B, C, H, W) to `size`: fixed windows when they tile the map (except for channels-last maps that need gradients), else adaptive."
+    h, w = x.shape[-2:]
+    cl_grad = x.requires_grad and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+    # same windows; the fixed kernels are faster forward and for NCHW backward, slower for channels-last backward (measured)
+    if h % size[0] == 0 and w % size[1] == 0 and not cl_grad:
+        k = (h // size[0], w // size[1])
+        return torch.lerp(nn.functional.avg_pool2d(x, k), nn.functional.max_pool2d(x, k), a)  # one fused op for the mix
+    return torch.lerp(nn.functional.adaptive_avg_pool2d(x, size), nn.functional.adaptive_max_pool2d(x, size), a)
+
 class PooledHead(nn.Module):
     "SDN internal classifier: learned max/avg pooling mix, then linear."
     def __init__(self, feat_shape, num_classes, size=4):
@@ -108,8 +118,8 @@ class PooledHead(nn.Module):
         self.fc = nn.Linear(n_in, num_classes)
     def forward(self, x):
         a = torch.sigmoid(self.alpha)
-        if x.dim() == 4: x = a * nn.functional.adaptive_max_pool2d(x, self.size) + (1 - a) * nn.functional.adaptive_avg_pool2d(x, self.size)
-        elif x.dim() == 3: x = a * x.amax(1) + (1 - a) * x.mean(1)
+        if x.dim() == 4: x = _pool_mix(x, a, self.size)
+        elif x.dim() == 3: x = torch.lerp(x.mean(1), x.amax(1), a)
         return self.fc(x.flatten(1))
 
 class ConvHead(nn.Module):
@@ -226,6 +236,19 @@ def scale_grad(x, s: float):
     "Identity forwards; multiplies the gradient by `s` backwards."
     return _ScaleGrad.apply(x, s)
 
+# %% ../nbs/02_heads.ipynb #d4f45f96
+def map_state(f: Callable, h):
+    "`f` applied to the stage output `h`: a tensor, or each tensor of a list or tuple of them (multi-scale states)."
+    return type(h)(f(t) for t in h) if isinstance(h, (list, tuple)) else f(h)
+
+# %% ../nbs/02_heads.ipynb #891436bb
+def _native_exits(backbone, exits) -> tuple[list, list]:
+    "(exit names, stages) of a backbone whose classifiers are part of its architecture (`native_exits = True`, e.g. MSDNet)."
+    names = list(backbone.exit_names)
+    if exits != 'auto' and (isinstance(exits, (str, int)) or list(exits) != names):
+        raise ValueError(f"exits: {type(backbone).__name__} has its exits built in ({', '.join(names)}); use exits='auto'")
+    return names, backbone.exit_stages()
+
 # %% ../nbs/02_heads.ipynb #5125d7a1
 def _check_input_shape(backbone, input_shape) -> tuple:
     "`input_shape` as a tuple, refused when the backbone says it was built for another image size."
@@ -243,7 +266,7 @@ class MultiExit(nn.Module):
     def __init__(self, backbone: nn.Module,
                  exits: Union[str, int, Sequence[str]] = 'auto',  # 'auto', a number of ICs, or candidate names in forward order
                  num_classes: int = None,  # classes of every exit; default: the backbone's output size
-                 head: Union[str, Sequence[str], Callable] = 'pooled',  # a `HEADS` name, one per IC, or `f(feat_shape, num_classes)`
+                 head: Union[str, Sequence[str], Callable] = None,  # a `HEADS` name, one per IC, or `f(feat_shape, num_classes)`; default: the backbone's `native_head`, else 'pooled'
                  input_shape=None,  # one input without batch; default: `backbone.input_shape`
                  head_kw: dict = None):  # extra arguments of the heads
         super().__init__()
@@ -255,15 +278,18 @@ class MultiExit(nn.Module):
         was = backbone.training
         backbone.eval()
         try:
-            self.exits = _resolve_exits(backbone, exits, x)
-            self._stages = split_stages(backbone, self.exits)  # a plain list: the stages share the backbone's modules
+            if getattr(backbone, 'native_exits', False): self.exits, self._stages = _native_exits(backbone, exits)
+            else:
+                self.exits = _resolve_exits(backbone, exits, x)
+                self._stages = split_stages(backbone, self.exits)  # a plain list: the stages share the backbone's modules
             prof = _stage_profile(self._stages, x)
         finally: backbone.train(was)
-        self.feat_shapes = [tuple(o.shape[1:]) for _, o in prof[:-1]]
+        self.feat_shapes = [tuple(self.head_input(o).shape[1:]) for _, o in prof[:-1]]
         out_classes = prof[-1][1].shape[-1]
         if num_classes is not None and num_classes != out_classes:
             raise ValueError(f"num_classes: {num_classes} does not match the backbone's output size {out_classes}")
         self.num_classes = out_classes
+        head = getattr(backbone, 'native_head', 'pooled') if head is None else head
         if not (isinstance(head, (str, list, tuple)) or callable(head)):
             raise ValueError(f"head: must be a name ({', '.join(HEADS)}), a list of them (one per IC) or a function "
                              f"f(feat_shape, num_classes), got {head!r}")
@@ -284,14 +310,26 @@ class MultiExit(nn.Module):
     @property
     def stages(self) -> list: return self._stages
 
+    def head_input(self, h):
+        "What a head reads of the stage output `h`: all of it, or the part a native multi-exit backbone says (`exit_feature`)."
+        pick = getattr(self.backbone, 'exit_feature', None)
+        return h if pick is None else pick(h)
+
     def forward(self, x) -> list:
         outs, k = [], self.n_exits
         for i, stage in enumerate(self._stages):
             x = stage(x)
             if i == len(self.heads): break
-            h = scale_grad(x, 1 / (k - i)) if self.gradeq else x
+            h = self.head_input(x)
+            if self.gradeq: h = scale_grad(h, 1 / (k - i))
             head = self.heads[i]
             outs.append(head(h, outs[-1] if outs else None) if getattr(head, 'takes_prev', False) else head(h))
-            if self.gradeq: x = scale_grad(x, (k - i - 1) / (k - i))
+            if self.gradeq: x = map_state(lambda t: scale_grad(t, (k - i - 1) / (k - i)), x)
         outs.append(x)
         return self.post(outs) if self.post is not None else outs
+
+# %% ../nbs/02_heads.ipynb #2106c55f
+def to_channels_last(model: nn.Module) -> nn.Module:
+    "`model` (a `MultiExit` or any module) with its 4-d weights in channels-last memory format, in place."
+    # `.to` rewrites each parameter's data, so the stages, which share the backbone's parameters, follow
+    return model.to(memory_format=torch.channels_last)

@@ -4,12 +4,13 @@
 
 # %% ../nbs/15_infer.ipynb #61c21304
 from __future__ import annotations
-import math, time
+import math, time, weakref
 from dataclasses import dataclass
 import torch
 from torch import nn
 from .evaluate import CRITERIA, _check_costs, _check_temperatures, _check_thresholds
 from .flops import exit_flops
+from .heads import map_state
 from .methods import GeometricEnsemble, GPFMerge
 
 # %% auto #0
@@ -45,14 +46,22 @@ class Prediction:
 
 # %% ../nbs/15_infer.ipynb #9737c6a6
 def _check_inputs(model, x, criterion, temperatures, costs):
-    if not all(hasattr(model, a) for a in ('stages', 'heads', 'n_exits', 'input_shape')):
+    if not all(hasattr(model, a) for a in ('stages', 'heads', 'n_exits', 'input_shape', 'head_input')):
         raise ValueError(f'model: need a `MultiExit` (stages, heads and exits), got {type(model).__name__}')
     if criterion not in CRITERIA: raise ValueError(f"criterion: unknown name {criterion!r}; valid names: {', '.join(CRITERIA)}")
     k, shape = model.n_exits, tuple(model.input_shape)
     if not isinstance(x, torch.Tensor) or x.dim() != len(shape) + 1 or not len(x):
         raise ValueError(f'x: need a batch tensor (N, {", ".join(map(str, shape))}) with N ≥ 1, got {tuple(getattr(x, "shape", ())) or type(x).__name__}')
     t = None if temperatures is None else _check_temperatures(temperatures, k)
-    return t, _check_costs(exit_flops(model, tuple(x.shape[1:])) if costs is None else costs, k)
+    return t, _check_costs(_default_costs(model, tuple(x.shape[1:])) if costs is None else costs, k)
+
+_COSTS = weakref.WeakKeyDictionary()  # model → {(input shape, heads, stages): exit_flops}
+
+def _default_costs(model, shape):
+    "`exit_flops(model, shape)`, counted once per model, input shape and set of heads: counting costs more than a forward."
+    per, key = _COSTS.setdefault(model, {}), (shape, tuple(model.heads), id(model.stages))
+    if key not in per: per[key] = exit_flops(model, shape)
+    return per[key]
 
 def _training_modules(m, out):
     "Append `m` and its submodules that are in training mode to `out`; a plain walk, cheaper than `modules()`."
@@ -90,8 +99,8 @@ def predict(model: nn.Module, x: torch.Tensor,
             for i, stage in enumerate(model.stages):
                 h = stage(h)
                 if i < n_ics:
-                    head = model.heads[i]
-                    outs.append(head(h, outs[-1] if outs else None) if getattr(head, 'takes_prev', False) else head(h))
+                    head, f = model.heads[i], model.head_input(h)
+                    outs.append(head(f, outs[-1] if outs else None) if getattr(head, 'takes_prev', False) else head(f))
                     if post is None: outs = outs[-1:]  # only `takes_prev` looks back, one exit
                     z = outs[-1] if post is None else _post_exit(post, outs, i, n_ics, c)
                 else: z = h if post is None else _post_exit(post, outs + [h], i, n_ics, c)
@@ -114,7 +123,7 @@ def predict(model: nn.Module, x: torch.Tensor,
                 out, stay = order[:n_out], order[n_out:]
                 rows = alive[out]
                 pred[rows], where[rows], logits[rows] = p[out], i, z[out]
-                h, alive, outs = h[stay], alive[stay], [o[stay] for o in outs]
+                h, alive, outs = map_state(lambda t: t[stay], h), alive[stay], [o[stay] for o in outs]  # every scale of a multi-scale state
                 if prev is not None: prev, run = prev[stay], run[stay]
             _sync(dev)
             seconds = time.perf_counter() - start

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 import eearly
 from .data import get_dataloaders, dataset_info
 from .models import create_backbone
-from .heads import MultiExit
+from .heads import MultiExit, to_channels_last
 from .flops import exit_flops, count_flops
 from .methods import as_method, prepare
 from .regimes import fit, phase_plan, train_flops, CheckpointError, SCHEDULES, _world
@@ -38,10 +38,11 @@ class RunConfig:
     split_seed: int = 0  # seed of the subset and validation split (fixed across training seeds)
     augment: bool = True
     batch_size: int = 128
+    channels_last: bool = False  # model, heads and batches in channels-last memory format (faster convs on CPUs)
     backbone: str = 'cnn'  # a `BACKBONES` name or tv:<torchvision name>
     backbone_kw: dict = field(default_factory=dict)
     exits: object = 'auto'  # 'auto', a number of ICs, or a list of module names
-    head: str = 'pooled'  # a `HEADS` name
+    head: str = 'pooled'  # a `HEADS` name; on a native multi-exit backbone (MSDNet) the default keeps its own classifiers
     method: str = 'sdn'  # a `METHODS` name
     method_kw: dict = field(default_factory=dict)  # other `Method` fields: weighting, distill, ...
     regime: object = 'mixed'  # a `REGIMES` name or a list of phases
@@ -103,11 +104,13 @@ def build(cfg: RunConfig, device=None, data=True):
     "(model, loaders or None, method) for `cfg`; the model's initial weights depend on `cfg.seed`."
     info = dataset_info(cfg.dataset)
     dls = get_dataloaders(cfg.dataset, cfg.batch_size, cfg.val_frac, cfg.split_seed, cfg.subset, augment=cfg.augment,
-                          test_subset=cfg.test_subset) if data else None
+                          test_subset=cfg.test_subset, channels_last=cfg.channels_last) if data else None
     method = as_method(dict(name=cfg.method, **cfg.method_kw))
     torch.manual_seed(cfg.seed)
     bb = create_backbone(cfg.backbone, info.num_classes, info.in_chans, info.image_size, **cfg.backbone_kw)
-    model = MultiExit(bb, exits=cfg.exits if isinstance(cfg.exits, (str, int)) else list(cfg.exits), head=cfg.head)
+    head = None if getattr(bb, 'native_exits', False) and cfg.head == 'pooled' else cfg.head  # None: its own classifiers
+    model = MultiExit(bb, exits=cfg.exits if isinstance(cfg.exits, (str, int)) else list(cfg.exits), head=head)
+    if cfg.channels_last: to_channels_last(model)
     return model.to(device or 'cpu'), dls, method
 
 def _evaluate(cfg, d, model, method, val, test, started) -> dict:

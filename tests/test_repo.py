@@ -120,3 +120,40 @@ def test_profile_backbones_and_datasets_exist(profile):
             assert sum(q.numel() for q in m.parameters()) > 0
             built.add(bb)
     assert built, f'{profile}: no figure names a backbone'
+
+
+def _profile_models(profile):
+    "(backbone, dataset) of every model a profile's figures name, each at its dataset."
+    out = set()
+    for fig in FIGS:
+        p = yaml.safe_load((ROOT/'paper_figures'/'params'/profile/f'{fig.stem}.yaml').read_text()) or {}
+        if 'dataset' not in p: continue
+        out |= {(b, p['dataset']) for b in str(p.get('backbones', p.get('backbone', ''))).split(',') if b}
+        for cell in [c for c in str(p.get('cells', '')).split(',') if c]:
+            bb, data = cell.split('@')
+            out.add((bb, p['dataset'] if data.isdigit() else data))
+    return sorted(out)
+
+
+# Table 1 backbones whose datasets (Tiny-ImageNet 64×64, ImageNet 224×224) no profile reads yet: (name, classes, input)
+_TABLE1_EXTRA = [('resnet50', 200, (3, 64, 64)), ('vit_small', 1000, (3, 224, 224))]
+
+
+@pytest.mark.parametrize('name,classes,shape', [(b, None, d) for b, d in _profile_models('paper')] + _TABLE1_EXTRA,
+                         ids=lambda v: v if isinstance(v, str) else None)
+def test_paper_models_take_one_step(name, classes, shape):
+    "Every paper-profile model (and the Table 1 extras) builds at its true input size and takes one SGD step on random data."
+    import torch
+    from eearly.data import dataset_info
+    from eearly.heads import MultiExit
+    from eearly.methods import Method, method_loss
+    from eearly.models import create_backbone
+    if isinstance(shape, str): info = dataset_info(shape); classes, shape = info.num_classes, info.input_shape
+    torch.manual_seed(0)
+    model = MultiExit(create_backbone(name, classes, shape[0], shape[1]))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    loss, _ = method_loss(model, Method(), model(torch.randn(2, *shape)), torch.randint(classes, (2,)))
+    loss.backward()
+    opt.step()
+    assert torch.isfinite(loss) and model.n_exits >= 3
+    assert all(p.grad is not None for p in model.heads.parameters())

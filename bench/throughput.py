@@ -31,20 +31,17 @@ from eearly.data import get_dataloaders
 from eearly.evaluate import collect_logits
 from eearly.flops import count_flops, exit_flops
 from eearly.heads import MultiExit, to_channels_last
-from eearly.methods import Method, method_loss
+from eearly.methods import as_method, method_loss
 from eearly.models import create_backbone
 from eearly.regimes import fit
 import torch.nn.functional as F
+from train_overhead import interleaved, steps, sync  # bench/ is on sys.path when a script runs from it
 
 SHAPES = {'cnn': (1, 28, 28), 'resnet20': (3, 32, 32), 'vit_mini': (3, 32, 32)}
 VARIANTS = ('none', 'channels_last', 'compile', 'batch', 'augment', 'eval_batch')
 
 
 def log(*a): print(*a, file=sys.stderr, flush=True)  # progress on stderr: survives a later crash
-
-
-def sync(dev):
-    if dev.type == 'cuda': torch.cuda.synchronize(dev)
 
 
 def matmul_peak(n, dtype, dev, reps=10):
@@ -56,29 +53,6 @@ def matmul_peak(n, dtype, dev, reps=10):
         sync(dev); t = time.perf_counter(); a @ b; sync(dev)
         best = min(best, time.perf_counter() - t)
     return 2 * n ** 3 / best / 1e9
-
-
-def interleaved(runs: dict, repeats: int, dev) -> dict:
-    "Median seconds of each function in `runs` over `repeats`, in alternating order, after one untimed warm-up each."
-    for f in runs.values(): f()
-    names, times = list(runs), {k: [] for k in runs}
-    for r in range(repeats):
-        for k in (names if r % 2 == 0 else names[::-1]):
-            sync(dev); t = time.perf_counter(); runs[k](); sync(dev)
-            times[k].append(time.perf_counter() - t)
-    return {k: statistics.median(v) for k, v in times.items()}
-
-
-def train_steps(net, loss_fn, x, y, n):
-    "A function running `n` SGD steps of `net` on (x, y); `loss_fn(outputs, y)`."
-    opt = torch.optim.SGD(net.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e-4)
-    def run():
-        for _ in range(n):
-            loss = loss_fn(net(x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-    return run
 
 
 def step_setup(name, variant, batch, dev, seed=0):
@@ -97,15 +71,15 @@ def step_setup(name, variant, batch, dev, seed=0):
 def bench_steps(name, args, dev, peak):
     "Training step of the multi-exit model and of the plain backbone, baseline (and variant), as GFLOP/s and fraction of peak."
     sides = ['baseline'] + ([args.variant] if args.variant in ('channels_last', 'compile', 'batch') else [])
-    method, runs, flops, batch = Method('sdn'), {}, {}, {}
+    method, runs, flops, batch = as_method('sdn'), {}, {}, {}
     for side in sides:
         bs = args.variant_batch if side == 'batch' else args.batch
         model, net, bb, x, y = step_setup(name, side, bs, dev)
         flops[side] = dict(multi_exit=exit_flops(model)[-1], backbone=count_flops(model.backbone, SHAPES[name]))
         batch[side] = bs
         model.train()
-        runs[(side, 'multi_exit')] = train_steps(net, lambda o, y, m=model: method_loss(m, method, o, y)[0], x, y, args.steps)
-        runs[(side, 'backbone')] = train_steps(bb, F.cross_entropy, x, y, args.steps)
+        runs[(side, 'multi_exit')] = steps(net, x, y, lambda o, y, m=model: method_loss(m, method, o, y)[0], args.steps)
+        runs[(side, 'backbone')] = steps(bb, x, y, F.cross_entropy, args.steps)
     sec = interleaved(runs, args.repeats, dev)
     out = {}
     for (side, kind), s in sec.items():

@@ -24,7 +24,7 @@ from eearly.data import load_dataset
 from eearly.flops import exit_cost_table, exit_flops
 from eearly.heads import MultiExit, to_channels_last
 from eearly.infer import predict
-from eearly.methods import Method, method_loss
+from eearly.methods import as_method, method_loss
 from eearly.models import create_backbone
 
 
@@ -90,7 +90,7 @@ def bench(backbone, args, dev):
     if args.channels_last:
         to_channels_last(model)
         x = x.contiguous(memory_format=torch.channels_last)
-    bb, method = model.backbone, Method('sdn')
+    bb, method = model.backbone, as_method('sdn')
     tab = exit_cost_table(model)
     share = float(tab.head_flops.sum() / tab.backbone_flops.iloc[-1])
     goal = 1 + share + 0.05

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_runs.ipynb #3855e160
 from __future__ import annotations
-import argparse, hashlib, inspect, json, os, sys, time
+import argparse, contextlib, hashlib, inspect, json, os, sys, time
 from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
 import pandas as pd
@@ -188,7 +188,8 @@ def run(cfg: RunConfig, results_dir=None, device=None, progress=False) -> dict:
     if cfg.gradflow_every and dls.val is None: raise ValueError('gradflow_every: logs on a validation batch; set val_frac > 0')
     locks = results_root(results_dir)/'.locks'
     locks.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(locks/f'{d.name}.lock')):
+    # under torchrun every rank trains the same run together: a lock would make rank 1 wait for rank 0's collectives
+    with FileLock(str(locks/f'{d.name}.lock')) if _world()[1] == 1 else contextlib.nullcontext():
         if (m := _finished(cfg, d, device, started)) is not None: return m  # trained by another process while we waited
         return _train(cfg, d, model, dls, method, plan, results_dir, started, progress)
 

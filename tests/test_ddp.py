@@ -14,7 +14,7 @@ def _train(cmd, results, tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS='1', EEARLY_RESULTS=str(results))
     r = subprocess.run(cmd + ['--results-dir', str(results)] + ARGS, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
-    (run,) = [p for p in Path(results).iterdir() if p.is_dir()]
+    (run,) = [p for p in Path(results).iterdir() if p.is_dir() and not p.name.startswith('.')]  # not the locks
     return run
 
 

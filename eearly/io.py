@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_io.ipynb #66a2d64b
 from __future__ import annotations
-import contextlib, json, os, platform, tempfile, time
+import contextlib, json, math, os, platform, tempfile, time
 from datetime import datetime, timezone
 from pathlib import Path
 import torch
@@ -27,9 +27,16 @@ def atomic_path(path):
     finally:
         if os.path.exists(tmp): os.remove(tmp)
 
+def _finite(obj):
+    "`obj` with every NaN or infinite float replaced by None, so that it is valid JSON (null)."
+    if isinstance(obj, float): return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict): return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)): return [_finite(v) for v in obj]
+    return obj
+
 def write_json(path, obj):
-    "Write `obj` as indented JSON to `path` atomically."
-    with atomic_path(path) as tmp: Path(tmp).write_text(json.dumps(obj, indent=1, default=str) + '\n')
+    "Write `obj` as indented JSON to `path` atomically; NaN and infinities become null."
+    with atomic_path(path) as tmp: Path(tmp).write_text(json.dumps(_finite(obj), indent=1, default=str, allow_nan=False) + '\n')
 
 # %% ../nbs/04_io.ipynb #e024b021
 def project_root(start=None) -> Path:

@@ -88,7 +88,7 @@ def predict(model: nn.Module, x: torch.Tensor,
     pred, where = torch.empty(n, dtype=torch.long, device=dev), torch.empty(n, dtype=torch.long, device=dev)
     logits = torch.empty(n, c, device=dev)  # made outside inference mode: ordinary tensors for the caller
     score, t = CRITERIA[criterion], None if t is None else t.to(dev)
-    training, aux = _training_modules(model, []), getattr(post, 'aux_loss', None)
+    training = _training_modules(model, [])
     for m in training: m.training = False  # eval mode, module by module: `model.eval()` + `model.train()` cost more than a small batch
     try:
         with torch.inference_mode():
@@ -129,5 +129,4 @@ def predict(model: nn.Module, x: torch.Tensor,
             seconds = time.perf_counter() - start
     finally:
         for m in training: m.training = True
-        if post is not None and hasattr(post, 'aux_loss'): post.aux_loss = aux  # GPF's merge records a training loss per call
     return Prediction(pred, where, logits, costs.to(dev)[where], seconds)

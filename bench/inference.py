@@ -2,7 +2,8 @@
 FLOPs against the plain backbone forward, wall-clock. A plain script, not a test: prints JSON, then one summary line.
 
     .venv/bin/python bench/inference.py [--backbone cnn resnet20] [--n-train 5000] [--epochs 1] [--n-eval 2048]
-                                        [--n-eval1 256] [--batch 256] [--repeats 5] [--threads T] [--device cpu] [--quick]
+                                        [--n-eval1 256] [--batch 256] [--repeats 5] [--channels-last] [--threads T]
+                                        [--device cpu] [--quick]
 
 The model is `MultiExit(create_backbone(<backbone>, 10, 1, 28))` trained jointly (SDN, `eearly.regimes.fit`) for
 `--epochs` on a stratified `--n-train` subset of Fashion-MNIST, so its ICs are confident on some images. The thresholds
@@ -13,23 +14,21 @@ Per budget: measured speed-up (median backbone time / median `predict` time) ove
 FLOPs / mean FLOPs of the exits the test images took, heads included), and over the latency-predicted one (backbone
 time / mean of the exits' measured latency costs, `exit_costs(kind='latency')` at the same batch size on the same
 device, profiled just before). Goals at 50 %, batch 256: ≥ 0.8 of the FLOPs-predicted speed-up, ≥ 0.9 of the
-latency-predicted one. `--quick`: `cnn` only, 3000 training images for 2 epochs, 512 + 64 test images, 3 repeats,
+latency-predicted one. `--channels-last`: after training, the model (`to_channels_last`) and the test images in
+channels-last memory format, for every side alike. `--quick`: `cnn` only, 3000 training images for 2 epochs, 512 + 64 test images, 3 repeats,
 1 thread.
 """
 from __future__ import annotations
-import argparse, json, platform, statistics, sys, time
+import argparse, json, statistics, sys, time
 import torch
 from eearly.data import get_dataloaders
 from eearly.evaluate import collect_logits, exit_curve
 from eearly.flops import count_flops, exit_costs, exit_flops
-from eearly.heads import MultiExit
+from eearly.heads import MultiExit, to_channels_last
 from eearly.infer import predict
 from eearly.models import create_backbone
 from eearly.regimes import fit
-
-
-def sync(dev):
-    if dev.type == 'cuda': torch.cuda.synchronize(dev)
+from train_overhead import device_name, sync  # bench/ is on sys.path when a script runs from it
 
 
 def train(backbone, n_train, epochs, dev, seed=0):
@@ -99,7 +98,8 @@ def run(backbone, args, dev):
     costs, bb_flops = exit_flops(model), count_flops(model.backbone, model.input_shape)
     ths = thresholds(model, dls.val, costs, bb_flops, args.budgets)
     x, y = dls.test.dataset.__getitems__(list(range(args.n_eval)))
-    res = dict(backbone=backbone, n_train=args.n_train, epochs=args.epochs, train_s=round(train_s, 1),
+    if args.channels_last: to_channels_last(model); x = x.contiguous(memory_format=torch.channels_last)
+    res = dict(backbone=backbone, channels_last=args.channels_last, n_train=args.n_train, epochs=args.epochs, train_s=round(train_s, 1),
                exit_flops_rel=[round(c / bb_flops, 4) for c in costs], calibration={f'{b:g}': v for b, v in ths.items()})
     t = {b: v['threshold'] for b, v in ths.items()}
     res['batched'] = bench(model, x, y, args.batch, t, costs, bb_flops, args.repeats, dev)
@@ -118,6 +118,7 @@ def main():
     ap.add_argument('--batch', type=int, default=256)
     ap.add_argument('--repeats', type=int, default=5)
     ap.add_argument('--budgets', type=float, nargs='+', default=[0.25, 0.5, 0.75])
+    ap.add_argument('--channels-last', action='store_true', help='model and inputs in channels-last memory format')
     ap.add_argument('--threads', type=int, default=None, help='torch threads (default: torch decides)')
     ap.add_argument('--device', default='cpu')
     ap.add_argument('--quick', action='store_true', help='the first backbone only, 3000 training images for 2 epochs, 512 + 64 test images, 3 repeats, 1 thread')
@@ -127,7 +128,7 @@ def main():
         args.threads = args.threads or 1
     if args.threads: torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
-    res = dict(device=str(dev), device_name=torch.cuda.get_device_name(dev) if dev.type == 'cuda' else platform.machine(),
+    res = dict(device=str(dev), device_name=device_name(dev),
                threads=torch.get_num_threads(), torch=torch.__version__, runs=[run(b, args, dev) for b in args.backbone])
     print(json.dumps(res, indent=1))
     fmt = lambda r: ', '.join(f"{int(float(b) * 100)}%: {v['measured_speedup']:.2f}x = {v['ratio']:.2f} of FLOPs', {v['latency_ratio']:.2f} of latency's"

@@ -38,7 +38,7 @@ class RunConfig:
     split_seed: int = 0  # seed of the subset and validation split (fixed across training seeds)
     augment: bool = True
     batch_size: int = 128
-    channels_last: bool = False  # model, heads and batches in channels-last memory format (faster convs on CPUs)
+    channels_last: bool = True  # model, heads and batches in channels-last memory format (convs 1.2–1.4× faster on the project CPUs, BENCHMARKS.md)
     backbone: str = 'cnn'  # a `BACKBONES` name or tv:<torchvision name>
     backbone_kw: dict = field(default_factory=dict)
     exits: object = 'auto'  # 'auto', a number of ICs, or a list of module names

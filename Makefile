@@ -15,7 +15,7 @@ ROOTFLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 help: ## show this list
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
-	@echo "  PROFILE=$(PROFILE) (figures: smoke | default | paper; outputs of non-default profiles go to build/)"
+	@echo "  PROFILE=$(PROFILE) (figures: smoke | quick | default | paper; outputs of non-default profiles go to build/)"
 
 install: $(STAMP) ## create .venv and install eearly in editable mode with its dev extras
 
@@ -63,12 +63,14 @@ figures: $(STAMP) data $(FIGDIR)/README.md ## regenerate the figures of PROFILE 
 
 # A figure is written to a staging folder and moved into place only when its whole notebook succeeds: a failing
 # notebook stops make with the notebook and cell (papermill's message) and leaves no partial figure files behind.
-$(FIGDIR)/%.json: nbs/figs/%.ipynb paper_figures/params/$(PROFILE)/%.yaml build/lib.md5 | $(STAMP)
+# papermill reads the profile's shared run parameters (_runs.yaml) first, then the figure's own YAML, which wins.
+RUNS_YAML := $(wildcard paper_figures/params/$(PROFILE)/_runs.yaml)
+$(FIGDIR)/%.json: nbs/figs/%.ipynb $(RUNS_YAML) paper_figures/params/$(PROFILE)/%.yaml build/lib.md5 | $(STAMP)
 	@mkdir -p build/$(PROFILE) $(FIGDIR); rm -rf build/$(PROFILE)/stage-$*; mkdir -p build/$(PROFILE)/stage-$*
 	@echo "figure $* ($(PROFILE)): nbs/figs/$*.ipynb -> $(FIGDIR)/"
 	@start=$$(date +%s); \
 	if $(PY) -m papermill $< build/$(PROFILE)/$*.ipynb -k python3 --cwd . --log-level WARNING \
-	     -f paper_figures/params/$(PROFILE)/$*.yaml -p out_dir build/$(PROFILE)/stage-$* -p profile $(PROFILE); then \
+	     $(RUNS_YAML:%=-f %) -f paper_figures/params/$(PROFILE)/$*.yaml -p out_dir build/$(PROFILE)/stage-$* -p profile $(PROFILE); then \
 	  mv build/$(PROFILE)/stage-$*/$*.json build/$(PROFILE)/stage-$*/.$*.json; \
 	  mv -f build/$(PROFILE)/stage-$*/* $(FIGDIR)/ && mv -f build/$(PROFILE)/stage-$*/.$*.json $@; \
 	  rm -rf build/$(PROFILE)/stage-$*; echo "figure $*: done in $$(( $$(date +%s) - start )) s"; \

@@ -4,21 +4,24 @@
 
 # %% ../nbs/14_experiments.ipynb #c16603f7
 from __future__ import annotations
-import itertools, json, math
+import functools, itertools, json, math
 from dataclasses import asdict, replace
 from pathlib import Path
 import numpy as np
 import pandas as pd
+import yaml
 from packaging.version import Version
 from scipy import stats
-from .runs import RunConfig, load_run, run_many
+from .runs import RunConfig, build, load_run, run_many
+from .flops import latency_table
 from .evaluate import budget_accuracy, budget_table
-from .methods import as_method
+from .methods import as_method, prepare
 from .io import atomic_path, resolve_path
 
 # %% auto #0
-__all__ = ['REGIME_NAMES', 'TRACKING', 'PAPER_RULE_SINCE', 'as_list', 'grid_configs', 'backbone_defaults', 'run_params',
-           'mean_ci', 'ci_table', 'compare', 'verdict', 'budget_curves', 'results_page']
+__all__ = ['REGIME_NAMES', 'TRACKING', 'PARAMS_DIR', 'RUNS_YAML', 'COSTS', 'PAPER_RULE_SINCE', 'CONVERGENCE_JSON', 'as_list',
+           'grid_configs', 'backbone_defaults', 'run_params', 'schedule_label', 'profile_files', 'figure_params',
+           'mean_ci', 'ci_table', 'compare', 'verdict', 'run_latency', 'budget_curves', 'results_page']
 
 # %% ../nbs/14_experiments.ipynb #af51e0e4
 def as_list(value, field: str, cast=str) -> list:
@@ -49,10 +52,40 @@ def backbone_defaults(backbone: str) -> dict:
     "Training settings that depend on the architecture: ViTs train with AdamW (lr 1e-3, weight decay 0.05); CNNs keep the SGD defaults."
     return dict(optimizer='adamw', lr=1e-3, weight_decay=0.05) if backbone.split(':')[-1].startswith(('vit', 'swin')) else {}
 
-def run_params(dataset: str, subset: int, test_subset: int, total_epochs: int, batch_size: int, lr: float, backbone: str) -> dict:
+def run_params(dataset: str, subset: int, test_subset: int, total_epochs: int, batch_size: int, lr: float, backbone: str,
+               schedule: str = 'equal_epochs',  # or 'converge': each phase to its validation plateau, `total_epochs` unused
+               max_epochs: int = 0, patience: int = 0) -> dict:  # 'converge' only: the per-phase cap and the patience
     "RunConfig fields from the figure notebooks' shared parameters (`subset`/`test_subset` 0: all)."
-    return dict(dataset=dataset, subset=subset or None, test_subset=test_subset or None, total_epochs=total_epochs,
-                batch_size=batch_size, lr=lr, backbone=backbone, **TRACKING) | backbone_defaults(backbone)
+    if schedule == 'converge':
+        if not (max_epochs and patience): raise ValueError(f"max_epochs, patience: schedule='converge' needs both ≥ 1, got {max_epochs!r}, {patience!r}")
+        sched = dict(schedule='converge', max_epochs=max_epochs, patience=patience)
+    elif schedule == 'equal_epochs': sched = dict(total_epochs=total_epochs)
+    else: raise ValueError(f"schedule: must be 'equal_epochs' or 'converge', got {schedule!r}")
+    return dict(dataset=dataset, subset=subset or None, test_subset=test_subset or None, batch_size=batch_size, lr=lr,
+                backbone=backbone, **sched, **TRACKING) | backbone_defaults(backbone)
+
+def schedule_label(schedule: str, total_epochs: int, max_epochs: int = 0, patience: int = 0) -> str:
+    "How long the runs of a figure trained, for its title and the results page."
+    if schedule == 'converge': return f'each phase to its validation plateau (patience {patience}, at most {max_epochs} epochs)'
+    return f'{total_epochs} epochs per run'
+
+# %% ../nbs/14_experiments.ipynb #8130e35e
+PARAMS_DIR = 'paper_figures/params'  # <profile>/_runs.yaml (shared run parameters) and <profile>/<figure>.yaml
+RUNS_YAML = '_runs.yaml'
+
+def profile_files(figure: str, profile: str, params_dir=PARAMS_DIR) -> list[Path]:
+    "The YAML files `make figures` gives papermill for `figure` under `profile`, in order (a later one wins)."
+    d = resolve_path(params_dir)/profile
+    if not (d/f'{figure}.yaml').exists():
+        have = sorted(p.name for p in d.parent.iterdir() if p.is_dir()) if d.parent.is_dir() else []
+        raise FileNotFoundError(f'profile: no {figure}.yaml in {d}; profiles with a params folder: {have}')
+    return [p for p in (d/RUNS_YAML, d/f'{figure}.yaml') if p.exists()]
+
+def figure_params(figure: str, profile: str, params_dir=PARAMS_DIR) -> dict:
+    "The parameters `make figures` passes to `figure` under `profile`: the shared `_runs.yaml`, overridden by the figure's own YAML."
+    out = {}
+    for p in profile_files(figure, profile, params_dir): out.update(yaml.safe_load(p.read_text()) or {})
+    return out
 
 # %% ../nbs/14_experiments.ipynb #7b03e014
 def mean_ci(values, conf: float = 0.95) -> tuple[float, float]:
@@ -89,14 +122,36 @@ def verdict(cmp: dict, expect: str = '>') -> str:
     return 'holds' if lo > 0 else 'reversed' if hi < 0 else 'inconclusive'
 
 # %% ../nbs/14_experiments.ipynb #85721f94
-def budget_curves(cfgs, budgets=None, results_dir=None) -> pd.DataFrame:
-    "Per finished run of `cfgs`, budget and protocol: `accuracy` and achieved `cost`, with the run's config fields."
+@functools.lru_cache(maxsize=None)
+def _latency(arch: str, batch_size: int) -> tuple:
+    cfg = RunConfig.from_dict(json.loads(arch))
+    model, _, method = build(cfg, data=False)
+    prepare(model, method)  # ZTW's and GPF's merge modules are part of what an exit costs
+    t = latency_table(model, batch_size=batch_size)
+    return tuple(t.cost), float(t.backbone_s.iloc[-1])
+
+def run_latency(cfg: RunConfig, batch_size: int = 256) -> tuple[list, float]:
+    "(cumulative seconds per image of exiting at each exit, seconds per image of the plain backbone) of `cfg`'s architecture, measured on this machine's CPU once per process."
+    # the weights do not change the time: every seed, regime and schedule of one architecture shares one measurement
+    arch = {k: v for k, v in asdict(cfg).items() if k in _ARCH_FIELDS}
+    costs, full = _latency(json.dumps(arch, sort_keys=True), batch_size)
+    return list(costs), full
+
+_ARCH_FIELDS = ('dataset', 'backbone', 'backbone_kw', 'head', 'exits', 'method', 'method_kw', 'channels_last')
+COSTS = ('flops', 'latency')
+
+def budget_curves(cfgs, budgets=None, results_dir=None,
+                  cost: str = 'flops') -> pd.DataFrame:  # 'latency': budgets are fractions of the plain backbone's measured time
+    "Per finished run of `cfgs`, budget and protocol: `accuracy` and achieved `cost` (a fraction of `full_cost`), with the run's config fields."
+    if cost not in COSTS: raise ValueError(f"cost: must be one of {', '.join(map(repr, COSTS))}, got {cost!r}")
     budgets = np.round(np.linspace(0.05, 1.0, 20), 4) if budgets is None else budgets
     frames = []
     for c in cfgs:
         r = load_run(c, results_dir)
-        t = budget_accuracy(r['test_logits'], r['test_labels'], r['costs'], r['backbone_flops'], budgets,
+        costs, full = (r['costs'], r['backbone_flops']) if cost == 'flops' else run_latency(c)
+        t = budget_accuracy(r['test_logits'], r['test_labels'], costs, full, budgets,
                             as_method(dict(name=c.method, **c.method_kw)).criterion, r['val_logits'], r['val_labels'])
+        t = t.assign(cost_kind=cost, full_cost=full)
         frames.append(t.assign(**{k: (v if not isinstance(v, (list, dict)) else json.dumps(v)) for k, v in asdict(c).items()}))
     return pd.concat(frames, ignore_index=True)
 
@@ -111,10 +166,18 @@ def _oracle_era(meta: dict) -> bool:
     "Whether a figure was made before `test_sweep` followed the paper's budget rule (its 'test sweep' numbers are the oracle's)."
     return Version(meta.get('eearly', '0')) < Version(PAPER_RULE_SINCE)
 
+CONVERGENCE_JSON = 'convergence.json'  # `bench/convergence.py --out <fig_dir>/convergence.json`: the profile's convergence gap
+
+def _convergence_lines(c: dict) -> list[str]:
+    "The results page's paragraph on the convergence gap of `bench/convergence.py`."
+    rows = '; '.join(f"{r['backbone']} {r['regime']} {r['final_acc']:.2f} → {r['final_acc_2x']:.2f} % ({r['gain_pp']:+.2f} pp)" for r in c['rows'])
+    return [f"**Convergence gap** (`bench/convergence.py`, seed {c['seed']}, epoch cap {c['max_epochs'][0]} vs {c['max_epochs'][1]} per "
+            f"phase): largest final-exit gain **{c['max_gain_pp']:+.2f} pp** (goal ≤ {c['goal_pp']} pp: {'met' if c['met'] else 'missed'}). {rows}.", '']
+
 def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
     "Markdown of every figure JSON in `fig_dir`: one table row per figure (outputs, params, headline, wall time) and the findings; written to `out` when given."
     fig_dir = resolve_path(fig_dir)
-    metas = [json.loads(p.read_text()) for p in sorted(fig_dir.glob('*.json'))]
+    metas = [json.loads(p.read_text()) for p in sorted(fig_dir.glob('*.json')) if p.name != CONVERGENCE_JSON]
     if not metas: raise FileNotFoundError(f'fig_dir: no figure JSON in {fig_dir}; run `make figures` first')
     profiles = sorted({m.get('profile', '?') for m in metas})
     total = sum(m.get('wall_time_s') or 0 for m in metas)
@@ -124,6 +187,9 @@ def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
              'Wall times are those of the run that wrote each figure; training runs already in the cache are not retrained, '
              'so a figure that reuses them takes seconds (cold-cache timings: `BENCHMARKS.md`).', '',
              '| figure | notebook | params | schedule | outputs | headline numbers | wall time |', '|---|---|---|---|---|---|---|']
+    if notes := sorted({m['profile_note'] for m in metas if m.get('profile_note')}):  # e.g. the quick profile: not converged
+        lines[1:1] = ['', *[f'**{n}.** These figures are a first look, not results to cite.' for n in notes]]
+    if (conv := fig_dir/CONVERGENCE_JSON).exists(): lines[-2:-2] = _convergence_lines(json.loads(conv.read_text()))
     if stale := [m['figure'] for m in metas if _oracle_era(m)]:
         lines[-2:-2] = [f"**† Stale: {', '.join(stale)}** were made by eearly < {PAPER_RULE_SINCE}: before GPF and ZTW were the "
                         "published methods, and when `test_sweep` took the most accurate threshold within each budget on the test set "
@@ -134,7 +200,9 @@ def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
         head = '; '.join(f'{k}: {_fmt(v)}' for k, v in (m.get('headline') or {}).items()) or '—'
         outs = ' '.join(f'[{s}]({name}.{s})' for s in ('png', 'pdf', 'json') if (fig_dir/f'{name}.{s}').exists())
         params = f"`params/{m.get('profile', '?')}/{name}.yaml`"
-        sched = m.get('schedule') or (f"equal epochs ({m['total_epochs']} per run)" if m.get('total_epochs') else '—')
+        sched = ('converge' + (f" (≤ {m['max_epochs']} epochs per phase, patience {m['patience']})" if m.get('max_epochs') else '')
+                 if m.get('schedule') == 'converge' else f"equal epochs ({m['total_epochs']} per run)" if m.get('total_epochs')
+                 else m.get('schedule') or '—')
         wall = '—' if m.get('wall_time_s') is None else f"{m['wall_time_s']:.0f} s"
         lines.append(f"| {name}{' †' if _oracle_era(m) else ''} | `nbs/figs/{name}.ipynb` | {params} | {sched} | {outs} | {head} | {wall} |")
     lines += ['', '## Findings', '', 'Each claim of the paper tested here, with the verdict from 95 % confidence intervals over seeds '

@@ -11,7 +11,7 @@ import torch
 import eearly
 
 # %% auto #0
-__all__ = ['atomic_path', 'write_json', 'project_root', 'resolve_path', 'run_info', 'save_figure']
+__all__ = ['PROFILE_NOTES', 'atomic_path', 'write_json', 'project_root', 'resolve_path', 'cpu_name', 'run_info', 'save_figure']
 
 # %% ../nbs/04_io.ipynb #c6b3ea97
 @contextlib.contextmanager
@@ -53,19 +53,32 @@ def resolve_path(p) -> Path:
     return p if p.is_absolute() else project_root()/p
 
 # %% ../nbs/04_io.ipynb #5aa278b7
+def cpu_name() -> str:
+    "The CPU's model name (from /proc/cpuinfo on Linux), else what `platform` knows: speeds and float reduction order depend on it."
+    try: return next(l.split(':', 1)[1].strip() for l in Path('/proc/cpuinfo').read_text().splitlines() if l.startswith('model name'))
+    except (OSError, StopIteration): return platform.processor() or platform.machine()
+
 def run_info() -> dict:
     "Versions, machine and date, to record beside every result."
     return dict(eearly=eearly.__version__, torch=torch.__version__, python=platform.python_version(),
-                machine=f'{platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}',
+                machine=f'{platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}', cpu=cpu_name(),
                 cuda=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
                 date=datetime.now(timezone.utc).isoformat(timespec='seconds'))
+
+# no creation date in the PDF: a rerun that plots the same numbers writes the same bytes
+_SAVE_METADATA = dict(pdf={'CreationDate': None}, png={})
+# profiles whose figures are not results: the note is stamped above the figure and recorded in its JSON
+PROFILE_NOTES = {'quick': 'quick profile: not converged', 'smoke': 'smoke profile: a test of the code, not a result'}
 
 def save_figure(fig, name: str, out_dir, data: dict, profile: str, started: float = None) -> list[Path]:
     "Write `fig` as `<out_dir>/<name>.png` and `.pdf`, then `data` (the plotted numbers) with run facts as `.json`."
     out = resolve_path(out_dir)
     paths = [out/f'{name}.png', out/f'{name}.pdf', out/f'{name}.json']
+    note = PROFILE_NOTES.get(profile)
+    if note: fig.text(0.5, 1.0, note, ha='center', va='bottom', color='crimson', fontsize=13, fontweight='bold')
     for p in paths[:2]:
-        with atomic_path(p) as tmp: fig.savefig(tmp, format=p.suffix[1:], dpi=150, bbox_inches='tight')
-    meta = dict(figure=name, profile=profile, wall_time_s=None if started is None else round(time.time() - started, 2), **run_info())
+        fmt = p.suffix[1:]
+        with atomic_path(p) as tmp: fig.savefig(tmp, format=fmt, dpi=150, bbox_inches='tight', metadata=_SAVE_METADATA[fmt])
+    meta = dict(figure=name, profile=profile, profile_note=note, wall_time_s=None if started is None else round(time.time() - started, 2), **run_info())
     write_json(paths[2], dict(meta, **data))  # last: `make` uses the JSON as the figure's target
     return paths

@@ -4,10 +4,11 @@ from pathlib import Path
 import papermill as pm
 import pytest
 import yaml
+from eearly.experiments import figure_params
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGS = sorted((ROOT/'nbs'/'figs').glob('*.ipynb'))
-PROFILES = ('smoke', 'default', 'paper')
+PROFILES = ('smoke', 'quick', 'default', 'paper')
 
 
 def _cfg():
@@ -65,6 +66,10 @@ def test_figure_notebook_has_one_parameters_cell_and_params_for_each_profile(fig
         assert f.exists(), f'missing {f.relative_to(ROOT)}'
         unknown = set(yaml.safe_load(f.read_text()) or {}) - set(params)
         assert not unknown, f'{f.relative_to(ROOT)} sets unknown parameters {sorted(unknown)}'
+        runs = ROOT/'paper_figures'/'params'/profile/'_runs.yaml'
+        shared = set(yaml.safe_load(runs.read_text()) or {}) if runs.exists() else set()
+        if {'total_epochs', 'seeds'} <= set(params):  # a figure that trains runs takes every shared run parameter
+            assert shared <= set(params), f'{fig.name} lacks shared parameters {sorted(shared - set(params))} of {runs.relative_to(ROOT)}'
 
 
 def test_papermill_injects_parameters(tmp_path):
@@ -92,7 +97,7 @@ def test_figures_of_a_profile_share_their_run_parameters(profile):
     seen = {}
     for fig in FIGS:
         params = {k: v['default'] for k, v in pm.inspect_notebook(str(fig)).items()}
-        params.update(yaml.safe_load((ROOT/'paper_figures'/'params'/profile/f'{fig.stem}.yaml').read_text()) or {})
+        params.update(figure_params(fig.stem, profile))
         for k in SHARED_RUN_PARAMS:
             if k in params: seen.setdefault(k, {}).setdefault(str(params[k]).strip('"\''), []).append(fig.stem)
     split = {k: v for k, v in seen.items() if len(v) > 1}
@@ -106,7 +111,7 @@ def test_profile_backbones_and_datasets_exist(profile):
     from eearly.models import create_backbone
     built = set()
     for fig in FIGS:
-        p = yaml.safe_load((ROOT/'paper_figures'/'params'/profile/f'{fig.stem}.yaml').read_text()) or {}
+        p = figure_params(fig.stem, profile)
         if 'dataset' not in p: continue
         assert p['dataset'] in DATASETS, f'{fig.stem}: unknown dataset {p["dataset"]}'
         names = [b for b in str(p.get('backbones', p.get('backbone', ''))).split(',') if b]
@@ -126,7 +131,7 @@ def _profile_models(profile):
     "(backbone, dataset) of every model a profile's figures name, each at its dataset."
     out = set()
     for fig in FIGS:
-        p = yaml.safe_load((ROOT/'paper_figures'/'params'/profile/f'{fig.stem}.yaml').read_text()) or {}
+        p = figure_params(fig.stem, profile)
         if 'dataset' not in p: continue
         out |= {(b, p['dataset']) for b in str(p.get('backbones', p.get('backbone', ''))).split(',') if b}
         for cell in [c for c in str(p.get('cells', '')).split(',') if c]:

@@ -182,7 +182,7 @@ def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
     profiles = sorted({m.get('profile', '?') for m in metas})
     total = sum(m.get('wall_time_s') or 0 for m in metas)
     lines = [f'# {title}', '', f'Generated from the JSON next to each figure by `eearly.experiments.results_page`; do not edit by hand.',
-             '', f"Profile: {', '.join(profiles)} · machine: {metas[0].get('machine', '?')} · torch {metas[0].get('torch', '?')} · "
+             '', f"Profile: {', '.join(profiles)} · machine: {metas[0].get('machine', '?')}, CPU {metas[0].get('cpu', '?')} · torch {metas[0].get('torch', '?')} · "
              f"sum of figure wall times: {total / 60:.1f} min", '',
              'Wall times are those of the run that wrote each figure; training runs already in the cache are not retrained, '
              'so a figure that reuses them takes seconds (cold-cache timings: `BENCHMARKS.md`).', '',

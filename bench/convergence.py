@@ -59,13 +59,13 @@ def main():
         a, b = run(c1, args.results), run(c2, args.results)
         rows.append(dict(backbone=c1.backbone, regime=c1.regime if isinstance(c1.regime, str) else '-'.join(c1.regime),
                          final_acc=round(100 * a['final_acc'], 2), final_acc_2x=round(100 * b['final_acc'], 2),
-                         gain_pp=round(100 * (b['final_acc'] - a['final_acc']), 2),
-                         capped=any(p['epochs_run'] >= caps[0] for p in a['phases']),
+                         gain_pp=round(float(100 * (b['final_acc'] - a['final_acc'])), 2),
+                         capped=bool(any(p['epochs_run'] >= caps[0] for p in a['phases'])),
                          phase_epochs=[p['epochs_run'] for p in a['phases']], phase_epochs_2x=[p['epochs_run'] for p in b['phases']],
                          train_s=a['train_seconds'], train_s_2x=b['train_seconds']))
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    worst = max(r['gain_pp'] for r in rows)
-    res = dict(goal_pp=GOAL_PP, max_gain_pp=worst, met=worst <= GOAL_PP, max_epochs=caps, patience=args.patience,
+    worst = float(max(r["gain_pp"] for r in rows))
+    res = dict(goal_pp=GOAL_PP, max_gain_pp=worst, met=bool(worst <= GOAL_PP), max_epochs=caps, patience=args.patience,
                dataset=args.dataset, subset=args.subset, test_subset=args.test_subset, seed=args.seed, cpu=cpu_name(),
                threads=torch.get_num_threads(), config=asdict(configs(args, caps[0])[0]), rows=rows,
                wall_s=round(time.time() - started, 1))

@@ -4,24 +4,26 @@
 
 # %% ../nbs/14_experiments.ipynb #c16603f7
 from __future__ import annotations
-import functools, itertools, json, math
+import functools, hashlib, itertools, json, math
 from dataclasses import asdict, replace
 from pathlib import Path
 import numpy as np
+import torch
 import pandas as pd
 import yaml
 from packaging.version import Version
 from scipy import stats
-from .runs import RunConfig, build, load_run, run_many
+from .runs import RunConfig, build, code_version, load_run, run_dir, run_many
 from .flops import latency_table
 from .evaluate import budget_accuracy, budget_table
 from .methods import as_method, prepare
 from .io import atomic_path, resolve_path
 
 # %% auto #0
-__all__ = ['REGIME_NAMES', 'TRACKING', 'PARAMS_DIR', 'RUNS_YAML', 'COSTS', 'PAPER_RULE_SINCE', 'CONVERGENCE_JSON', 'as_list',
-           'grid_configs', 'backbone_defaults', 'run_params', 'schedule_label', 'profile_files', 'figure_params',
-           'mean_ci', 'ci_table', 'compare', 'verdict', 'run_latency', 'budget_curves', 'results_page']
+__all__ = ['REGIME_NAMES', 'TRACKING', 'PARAMS_DIR', 'RUNS_YAML', 'COSTS', 'ANALYSIS_MODULES', 'PAPER_RULE_SINCE',
+           'CONVERGENCE_JSON', 'as_list', 'grid_configs', 'backbone_defaults', 'run_params', 'schedule_label',
+           'profile_files', 'figure_params', 'mean_ci', 'ci_table', 'compare', 'verdict', 'run_latency',
+           'budget_curves', 'first_batches', 'cached_analysis', 'results_page']
 
 # %% ../nbs/14_experiments.ipynb #af51e0e4
 def as_list(value, field: str, cast=str) -> list:
@@ -154,6 +156,31 @@ def budget_curves(cfgs, budgets=None, results_dir=None,
         t = t.assign(cost_kind=cost, full_cost=full)
         frames.append(t.assign(**{k: (v if not isinstance(v, (list, dict)) else json.dumps(v)) for k, v in asdict(c).items()}))
     return pd.concat(frames, ignore_index=True)
+
+# %% ../nbs/14_experiments.ipynb #d19e3e16
+def first_batches(loader, n: int, chunk: int = 256) -> list:
+    "The first `n` samples of `loader` as a list of (x, y) batches of near-equal size (at most `chunk`)."
+    xs, ys, got = [], [], 0
+    for x, y in loader:
+        xs.append(x[: n - got]); ys.append(y[: n - got]); got += len(xs[-1])
+        if got >= n: break
+    x, y = torch.cat(xs), torch.cat(ys)
+    k = -(-len(x) // chunk)
+    return list(zip(x.tensor_split(k), y.tensor_split(k)))
+
+ANALYSIS_MODULES = ('rank', 'info', 'landscape', 'gradflow', 'analysis', 'flops', 'evaluate')
+
+def cached_analysis(cfg: RunConfig, name: str, params: dict, compute, results_dir=None):
+    "`compute()` for the finished run `cfg`, kept in its folder as `analysis/<name>-<key>.pt` (key: `params` and the analysis code) and read back on later calls."
+    d = run_dir(cfg, results_dir)
+    if not (d/'metrics.json').exists(): raise FileNotFoundError(f'run: {d.name} has not finished (no metrics.json in {d.parent})')
+    key = hashlib.sha256(json.dumps(dict(params, code=code_version(ANALYSIS_MODULES)), sort_keys=True, default=str).encode()).hexdigest()[:16]
+    f = d/'analysis'/f'{name}-{key}.pt'
+    if f.exists(): return torch.load(f, weights_only=False)  # our own file, written below
+    out = compute()
+    f.parent.mkdir(exist_ok=True)
+    with atomic_path(f) as tmp: torch.save(out, tmp)
+    return out
 
 # %% ../nbs/14_experiments.ipynb #b75c0bf9
 def _fmt(v) -> str:

@@ -104,29 +104,6 @@ def test_figures_of_a_profile_share_their_run_parameters(profile):
     assert not split, f'{profile}: figures disagree on shared run parameters {split}'
 
 
-@pytest.mark.parametrize('profile', ('default', 'paper'))
-def test_profile_backbones_and_datasets_exist(profile):
-    "The GPU profile cannot run here, so check that what it names exists and builds (models at the data's input shape)."
-    from eearly.data import DATASETS, dataset_info
-    from eearly.models import create_backbone
-    built = set()
-    for fig in FIGS:
-        p = figure_params(fig.stem, profile)
-        if 'dataset' not in p: continue
-        assert p['dataset'] in DATASETS, f'{fig.stem}: unknown dataset {p["dataset"]}'
-        names = [b for b in str(p.get('backbones', p.get('backbone', ''))).split(',') if b]
-        for cell in [c for c in str(p.get('cells', '')).split(',') if c]:
-            bb, data = cell.split('@')
-            names.append(bb)
-            assert data.isdigit() or data in DATASETS, f'{fig.stem}: cell {cell} names an unknown dataset'
-        info = dataset_info(p['dataset'])
-        for bb in set(names) - built:
-            m = create_backbone(bb, info.num_classes, info.in_chans, info.image_size)
-            assert sum(q.numel() for q in m.parameters()) > 0
-            built.add(bb)
-    assert built, f'{profile}: no figure names a backbone'
-
-
 def _profile_models(profile):
     "(backbone, dataset) of every model a profile's figures name, each at its dataset."
     out = set()
@@ -138,6 +115,20 @@ def _profile_models(profile):
             bb, data = cell.split('@')
             out.add((bb, p['dataset'] if data.isdigit() else data))
     return sorted(out)
+
+
+@pytest.mark.parametrize('profile', ('quick', 'default', 'paper'))
+def test_profile_backbones_and_datasets_exist(profile):
+    "The GPU profile cannot run here, so check that what each profile names exists and builds (models at their data's input shape)."
+    from eearly.data import DATASETS, dataset_info
+    from eearly.models import create_backbone
+    models = _profile_models(profile)
+    assert models, f'{profile}: no figure names a backbone'
+    for bb, data in models:
+        assert data in DATASETS, f'{profile}: {bb} is to run on an unknown dataset {data!r}'
+        info = dataset_info(data)
+        m = create_backbone(bb, info.num_classes, info.in_chans, info.image_size)
+        assert sum(q.numel() for q in m.parameters()) > 0, (profile, bb, data)
 
 
 # Table 1 backbones whose datasets (Tiny-ImageNet 64×64, ImageNet 224×224) no profile reads yet: (name, classes, input)

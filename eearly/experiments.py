@@ -55,7 +55,7 @@ def backbone_defaults(backbone: str) -> dict:
     return dict(optimizer='adamw', lr=1e-3, weight_decay=0.05) if backbone.split(':')[-1].startswith(('vit', 'swin')) else {}
 
 def run_params(dataset: str, subset: int, test_subset: int, total_epochs: int, batch_size: int, lr: float, backbone: str,
-               schedule: str = 'equal_epochs',  # or 'converge': each phase to its validation plateau, `total_epochs` unused
+               schedule: str = 'equal_epochs',  # or 'converge': each phase until `patience` epochs without gain or `max_epochs`; `total_epochs` unused
                max_epochs: int = 0, patience: int = 0) -> dict:  # 'converge' only: the per-phase cap and the patience
     "RunConfig fields from the figure notebooks' shared parameters (`subset`/`test_subset` 0: all)."
     if schedule == 'converge':
@@ -68,7 +68,8 @@ def run_params(dataset: str, subset: int, test_subset: int, total_epochs: int, b
 
 def schedule_label(schedule: str, total_epochs: int, max_epochs: int = 0, patience: int = 0) -> str:
     "How long the runs of a figure trained, for its title and the results page."
-    if schedule == 'converge': return f'each phase to its validation plateau (patience {patience}, at most {max_epochs} epochs)'
+    # the learning rate follows a cosine over the cap, so a phase ends at its plateau (patience) or at the cap, whichever comes first
+    if schedule == 'converge': return f'each phase until {patience} epochs without gain or {max_epochs} epochs (cosine over {max_epochs})'
     return f'{total_epochs} epochs per run'
 
 # %% ../nbs/14_experiments.ipynb #8130e35e

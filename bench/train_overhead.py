@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from eearly.data import load_dataset
 from eearly.flops import exit_cost_table, exit_flops
 from eearly.heads import MultiExit, to_channels_last
+from eearly.io import cpu_name
 from eearly.infer import predict
 from eearly.methods import as_method, method_loss
 from eearly.models import create_backbone
@@ -67,10 +68,8 @@ def heads_only(model, x, n):
 
 
 def device_name(dev) -> str:
-    "The card's name on CUDA, else the CPU model from /proc/cpuinfo (ratios differ between CPUs: an AVX2 AMD EPYC here, an AVX-512 Intel elsewhere)."
-    if dev.type == 'cuda': return torch.cuda.get_device_name(dev)
-    try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
-    except (OSError, StopIteration): return platform.processor() or platform.machine()
+    "The card's name on CUDA, else the CPU model (ratios differ between CPUs: an AVX2 AMD EPYC here, an AVX-512 Intel elsewhere)."
+    return torch.cuda.get_device_name(dev) if dev.type == 'cuda' else cpu_name()
 
 
 def sync(dev):

@@ -19,9 +19,9 @@ from .evaluate import collect_logits
 from .io import atomic_path
 
 # %% auto #0
-__all__ = ['PHASES', 'REGIMES', 'PHASE_TRAIN_FLOPS', 'OPTIMIZERS', 'LR_SCHEDULES', 'SCHEDULES', 'regime_phases', 'train_flops',
-           'split_epochs', 'Phase', 'PhaseOptimizer', 'History', 'CheckpointError', 'load_checkpoint', 'tracked_exits',
-           'EarlyStopper', 'phase_plan', 'fit']
+__all__ = ['PHASES', 'REGIMES', 'PHASE_TRAIN_FLOPS', 'OPTIMIZERS', 'LR_SCHEDULES', 'PLATEAU_FACTOR', 'SCHEDULES', 'SCHEDULE_LR',
+           'regime_phases', 'train_flops', 'split_epochs', 'Phase', 'PhaseOptimizer', 'History', 'CheckpointError',
+           'load_checkpoint', 'tracked_exits', 'EarlyStopper', 'phase_plan', 'fit']
 
 # %% ../nbs/07_regimes.ipynb #5a985a98
 PHASES = ('backbone', 'all', 'heads', 'ensemble')
@@ -69,14 +69,17 @@ class Phase:
     weight_decay: float = 5e-4
     head_optimizer: str = None  # optimizer of the ICs and extras; default `optimizer`
     head_weight_decay: float = None  # weight decay of the ICs and extras; default `weight_decay`
-    lr_schedule: str = 'cosine'  # 'cosine' (to 0 over the phase's epochs) or 'constant'
+    lr_schedule: str = 'cosine'  # 'cosine' (to 0 over the phase's epochs), 'constant', or 'plateau' (÷10 on each validation plateau)
+    plateau_drops: int = 2  # 'plateau' only: the LR drops this many times, and the next plateau ends the phase
     weighting: str = None  # loss weighting; default: the method's
 
 OPTIMIZERS = {'sgd': lambda groups, p: torch.optim.SGD(groups, momentum=p.momentum),
               'adam': lambda groups, p: torch.optim.Adam(groups),
               'adamw': lambda groups, p: torch.optim.AdamW(groups)}
 LR_SCHEDULES = {'cosine': lambda steps: lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / max(steps, 1))),
-                'constant': lambda steps: lambda s: 1.0}
+                'constant': lambda steps: lambda s: 1.0,
+                'plateau': lambda steps: lambda s: 1.0}  # constant between the drops the early stopper calls for (`PhaseOptimizer.drop_lr`)
+PLATEAU_FACTOR = 0.1  # the LR factor of one plateau drop
 
 def _check_phase(p: Phase):
     if p.train not in PHASES: raise ValueError(f"phase train: must be one of {PHASES}, got {p.train!r}")
@@ -93,6 +96,7 @@ def _check_phase(p: Phase):
         v = getattr(p, f)
         if not (num(v) and v >= 0 or v is None and f != 'weight_decay'): raise ValueError(f'{f}: must be a number >= 0, got {v!r}')
     if not (num(p.momentum) and 0 <= p.momentum < 1): raise ValueError(f'momentum: must be a number in [0, 1), got {p.momentum!r}')
+    if not (isinstance(p.plateau_drops, int) and p.plateau_drops >= 0): raise ValueError(f'plateau_drops: must be an int >= 0, got {p.plateau_drops!r}')
 
 class PhaseOptimizer:
     "The optimizers of one phase stepped as one, with their LR schedules: one per optimizer name among the roles it trains."
@@ -112,6 +116,11 @@ class PhaseOptimizer:
         for o in self.opts: o.zero_grad(set_to_none=True)
     def step(self):
         for o, s in zip(self.opts, self.scheds): o.step(); s.step()
+    def drop_lr(self, factor: float = PLATEAU_FACTOR):
+        "Scale every learning rate by `factor` from now on (the schedulers' base LRs too, so it lasts and is checkpointed)."
+        for o, s in zip(self.opts, self.scheds):
+            s.base_lrs = [b * factor for b in s.base_lrs]
+            for g in o.param_groups: g['lr'] *= factor
     def state_dict(self) -> dict: return dict(opt=[o.state_dict() for o in self.opts], sched=[s.state_dict() for s in self.scheds])
     def load_state_dict(self, st: dict):
         for o, s, so, ss in zip(self.opts, self.scheds, st['opt'], st['sched']): o.load_state_dict(so); s.load_state_dict(ss)
@@ -191,18 +200,21 @@ def tracked_exits(train: str, n_exits: int) -> list:
     return {'backbone': [n_exits - 1], 'all': list(range(n_exits))}.get(train, list(range(n_exits - 1)))
 
 class EarlyStopper:
-    "Per-exit early stopping on validation accuracy: `step` returns True once every tracked exit has gone `patience` epochs without improving."
-    def __init__(self, patience: int, tracked: list):
-        self.patience, self.tracked = patience, list(tracked)
+    "Per-exit early stopping on validation accuracy: a plateau is every tracked exit `patience` epochs without improving; the first `drops` plateaus lower the LR, the next one stops."
+    def __init__(self, patience: int, tracked: list, drops: int = 0):
+        self.patience, self.tracked, self.drops = patience, list(tracked), drops
         self.best, self.bad, self.best_state, self.best_epoch = {}, {}, None, None
-    def step(self, acc: list, epoch: int, model: nn.Module) -> bool:
-        "Record the exit accuracies `acc` of `epoch`; keeps `model`'s state when any tracked exit improved."
+    def step(self, acc: list, epoch: int, model: nn.Module) -> str | None:
+        "Record the exit accuracies `acc` of `epoch` (keeping `model`'s state when any tracked exit improved): 'drop', 'stop' or None."
         better = [i for i in self.tracked if acc[i] > self.best.get(i, -1.0)]
         for i in self.tracked: self.bad[i] = 0 if i in better else self.bad.get(i, 0) + 1
         for i in better: self.best[i] = acc[i]
         if better: self.best_state, self.best_epoch = copy.deepcopy(model.state_dict()), epoch
-        return all(self.bad[i] >= self.patience for i in self.tracked)
-    def state_dict(self) -> dict: return {k: getattr(self, k) for k in ('patience', 'tracked', 'best', 'bad', 'best_state', 'best_epoch')}
+        if not all(self.bad[i] >= self.patience for i in self.tracked): return None
+        if not self.drops: return 'stop'
+        self.drops, self.bad = self.drops - 1, {i: 0 for i in self.tracked}  # a lower LR gets `patience` epochs of its own
+        return 'drop'
+    def state_dict(self) -> dict: return {k: getattr(self, k) for k in ('patience', 'tracked', 'drops', 'best', 'bad', 'best_state', 'best_epoch')}
     def load_state_dict(self, st: dict): self.__dict__.update(st)
 
 # %% ../nbs/07_regimes.ipynb #d6f9165a
@@ -211,6 +223,7 @@ def _seed_all(seed: int, loader):
     if getattr(loader, 'generator', None) is not None: loader.generator.manual_seed(seed)
 
 SCHEDULES = ('equal_epochs', 'converge')
+SCHEDULE_LR = {'equal_epochs': 'cosine', 'converge': 'plateau'}  # the LR schedule each schedule uses unless told otherwise
 
 def _phase_epochs(phases, schedule, phase_epochs, total_epochs, backbone_frac, max_epochs) -> tuple:
     if schedule not in SCHEDULES: raise ValueError(f"schedule: unknown name {schedule!r}; valid names: {', '.join(SCHEDULES)}")
@@ -241,9 +254,13 @@ def phase_plan(regime, method, phase_epochs=None, total_epochs=None, backbone_fr
     names = [f.name for f in fields(Phase)]
     if bad := sorted({k for kw in kws for k in kw} - set(names) | ({'train', 'epochs'} & {k for kw in kws for k in kw})):
         raise ValueError(f"phase_kw: unknown or fixed field(s) {bad}; valid fields: {', '.join(names[2:])}")
+    if common.get('lr_schedule') is None: common['lr_schedule'] = SCHEDULE_LR[schedule]
     plan = [Phase(t, e, **{**common, **method.phase_kw(t), **kw}) for t, e, kw in zip(phases, epochs, kws)]
     plan += [Phase(**{**common, **extra}) for extra in method.extra_phases()]
-    for p in plan: _check_phase(p)
+    for p in plan:
+        _check_phase(p)
+        if p.lr_schedule == 'plateau' and schedule != 'converge':
+            raise ValueError("lr_schedule: 'plateau' lowers the LR on validation plateaus, so it needs schedule='converge' (with patience and val_dl)")
     return plan
 
 # %% ../nbs/07_regimes.ipynb #64451701
@@ -339,7 +356,8 @@ class _Trainer:
         "Train phase `pi` from epoch `first` (with the optimizer, stopper and summary of `resume`, mid-phase)."
         p, m = self.plan[pi], self.model
         opt = PhaseOptimizer(p, _set_trainable(m, p.train), p.epochs * len(self.train_dl))
-        stopper = EarlyStopper(self.patience, tracked_exits(p.train, m.n_exits)) if self.patience else None
+        drops = p.plateau_drops if p.lr_schedule == 'plateau' else 0
+        stopper = EarlyStopper(self.patience, tracked_exits(p.train, m.n_exits), drops) if self.patience else None
         summary = dict(phase=pi, train=p.train, epochs_run=0, best_epoch=None, seconds=0.0, samples=0, reused=False)
         if resume is not None:
             opt.load_state_dict(resume['optim']); summary = resume['summary']
@@ -359,7 +377,9 @@ class _Trainer:
             rec = dict(phase=pi, train=p.train, epoch=ep, lr=opt.param_groups[0]['lr'], loss=loss.item(),
                        exit_loss=per.tolist(), seconds=round(time.time() - t0, 3))
             if self.val_dl is not None: rec['val_acc'] = _exit_accuracy(m, self.val_dl, self.device)
-            stop = stopper is not None and stopper.step(rec['val_acc'], ep, m)
+            act = stopper.step(rec['val_acc'], ep, m) if stopper is not None else None
+            if act == 'drop': opt.drop_lr()
+            stop = act == 'stop'
             summary.update(epochs_run=ep + 1, seconds=round(summary['seconds'] + rec['seconds'], 3), samples=summary['samples'] + seen,
                            best_epoch=ep if stopper is None else stopper.best_epoch)
             self.hist.records.append(rec)
@@ -438,9 +458,9 @@ def fit(model: MultiExit, regime='mixed', train_dl=None, val_dl=None,
         total_epochs: int = None,  # equal compute: split over the phases by `backbone_frac`
         backbone_frac: float = 0.5,  # share of `total_epochs` in a leading phase 1
         head_lr: float = None,  # IC learning rate; default `lr`
-        optimizer: str = 'sgd', momentum: float = 0.9, weight_decay: float = 5e-4, lr_schedule: str = 'cosine',
+        optimizer: str = 'sgd', momentum: float = 0.9, weight_decay: float = 5e-4, lr_schedule: str = None,  # default: 'cosine' under equal epochs, 'plateau' under converge
         phase_kw: list = None,  # per-phase overrides of the `Phase` fields, one dict per phase of the regime
-        schedule: str = 'equal_epochs',  # 'equal_epochs' (`phase_epochs`/`total_epochs`) or 'converge' (each phase to its validation plateau)
+        schedule: str = 'equal_epochs',  # 'equal_epochs' (`phase_epochs`/`total_epochs`) or 'converge' (each phase to its validation plateau, LR ÷10 at the first ones)
         max_epochs: int = None,  # per-phase cap under 'converge'
         patience: int = None,  # stop a phase after this many epochs without improvement of the exits it trains (needs val_dl)
         phase1_dir=None,  # folder of a phase 1 shared by runs that start alike: read when it holds one, else written

@@ -46,10 +46,10 @@ class RunConfig:
     method: str = 'sdn'  # a `METHODS` name
     method_kw: dict = field(default_factory=dict)  # other `Method` fields: weighting, distill, ...
     regime: object = 'mixed'  # a `REGIMES` name or a list of phases
-    schedule: str = 'equal_epochs'  # 'equal_epochs' (`phase_epochs` or `total_epochs`) or 'converge' (each phase to its validation plateau)
+    schedule: str = 'equal_epochs'  # 'equal_epochs' (`phase_epochs` or `total_epochs`) or 'converge' (each phase to its validation plateau; LR ÷10 at the first two)
     phase_epochs: list = None  # epochs per phase; or `total_epochs`
     total_epochs: int = None  # equal compute: split by `backbone_frac`
-    max_epochs: int = None  # per-phase cap under schedule='converge'
+    max_epochs: int = None  # per-phase safety cap under schedule='converge' (the plateaus end a phase first)
     backbone_frac: float = 0.5
     lr: float = 0.05
     head_lr: float = None

@@ -17,13 +17,14 @@ from .runs import RunConfig, build, code_version, load_run, run_dir, run_many
 from .flops import latency_table
 from .evaluate import budget_accuracy, budget_table
 from .methods import as_method, prepare
+from .regimes import Phase
 from .io import atomic_path, resolve_path
 
 # %% auto #0
-__all__ = ['REGIME_NAMES', 'TRACKING', 'PARAMS_DIR', 'RUNS_YAML', 'COSTS', 'ANALYSIS_MODULES', 'PAPER_RULE_SINCE',
-           'CONVERGENCE_JSON', 'as_list', 'grid_configs', 'backbone_defaults', 'run_params', 'schedule_label',
-           'profile_files', 'figure_params', 'mean_ci', 'ci_table', 'compare', 'verdict', 'run_latency',
-           'budget_curves', 'first_batches', 'cached_analysis', 'results_page']
+__all__ = ['REGIME_NAMES', 'TRACKING', 'PARAMS_DIR', 'RUNS_YAML', 'PAPER_MIXED_VS', 'COSTS', 'ANALYSIS_MODULES',
+           'PAPER_RULE_SINCE', 'CONVERGENCE_JSON', 'as_list', 'grid_configs', 'backbone_defaults', 'run_params',
+           'schedule_label', 'profile_files', 'figure_params', 'mean_ci', 'ci_table', 'compare', 'verdict', 'finding',
+           'run_latency', 'budget_curves', 'first_batches', 'cached_analysis', 'results_page']
 
 # %% ../nbs/14_experiments.ipynb #af51e0e4
 def as_list(value, field: str, cast=str) -> list:
@@ -55,7 +56,7 @@ def backbone_defaults(backbone: str) -> dict:
     return dict(optimizer='adamw', lr=1e-3, weight_decay=0.05) if backbone.split(':')[-1].startswith(('vit', 'swin')) else {}
 
 def run_params(dataset: str, subset: int, test_subset: int, total_epochs: int, batch_size: int, lr: float, backbone: str,
-               schedule: str = 'equal_epochs',  # or 'converge': each phase until `patience` epochs without gain or `max_epochs`; `total_epochs` unused
+               schedule: str = 'equal_epochs',  # or 'converge': each phase to its validation plateau (`max_epochs` a safety cap); `total_epochs` unused
                max_epochs: int = 0, patience: int = 0) -> dict:  # 'converge' only: the per-phase cap and the patience
     "RunConfig fields from the figure notebooks' shared parameters (`subset`/`test_subset` 0: all)."
     if schedule == 'converge':
@@ -68,8 +69,8 @@ def run_params(dataset: str, subset: int, test_subset: int, total_epochs: int, b
 
 def schedule_label(schedule: str, total_epochs: int, max_epochs: int = 0, patience: int = 0) -> str:
     "How long the runs of a figure trained, for its title and the results page."
-    # the learning rate follows a cosine over the cap, so a phase ends at its plateau (patience) or at the cap, whichever comes first
-    if schedule == 'converge': return f'each phase until {patience} epochs without gain or {max_epochs} epochs (cosine over {max_epochs})'
+    # the LR is constant until a plateau (`patience` epochs without gain), then ÷10; the plateau after the last drop ends the phase
+    if schedule == 'converge': return f'each phase to its plateau (patience {patience}, LR ÷10 ×{Phase.plateau_drops}, cap {max_epochs} epochs)'
     return f'{total_epochs} epochs per run'
 
 # %% ../nbs/14_experiments.ipynb #8130e35e
@@ -123,6 +124,25 @@ def verdict(cmp: dict, expect: str = '>') -> str:
     if expect not in ('>', '<'): raise ValueError(f"expect: must be '>' or '<', got {expect!r}")
     lo, hi = (cmp['low'], cmp['high']) if expect == '>' else (-cmp['high'], -cmp['low'])
     return 'holds' if lo > 0 else 'reversed' if hi < 0 else 'inconclusive'
+
+# %% ../nbs/14_experiments.ipynb #f1a9c0e0
+PAPER_MIXED_VS = {  # what the paper reports for "mixed beats <other>" (v2 Table 1, `../shared/notes/paper.md`)
+    'joint': 'mixed > joint in every Table 1 row (100 %: ResNet-34/CIFAR-100 75.88 vs 74.17)',
+    'disjoint': 'mixed > disjoint on CIFAR-100 and Tiny-ImageNet (ResNet-34/CIFAR-100 75.88 vs 73.79 at 100 %), disjoint ≥ mixed on ImageNet'}
+
+def finding(claim: str, a, b, expect: str = '>', what: str = '', unit: str = '', paper: str = '', schedule: str = '',
+            fmt: str = '.4g') -> dict:
+    "One tested claim from per-seed values `a`, `b` of its two sides: verdict, evidence, the paper's direction and our schedule."
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    u, du = (f' {unit}' if unit else ''), (' pp' if unit == '%' else f' {unit}' if unit else '')  # a difference of % is in points
+    means = f'{what + ": " if what else ""}{np.nanmean(a):{fmt}} vs {np.nanmean(b):{fmt}}{u}' if a.size and b.size else what or 'no values'
+    out = dict(claim=claim, paper=paper, schedule=schedule)
+    if a.size < 2 or b.size < 2 or np.isnan(a).any() or np.isnan(b).any():
+        return out | dict(verdict='inconclusive', evidence=f'{means}; fewer than two seeds on a side: no interval', diff=None, low=None, high=None)
+    c = compare(a, b)
+    return out | dict(verdict=verdict(c, expect), diff=c['diff'], low=c['low'], high=c['high'],
+                      evidence=f"{means} (means over {a.size} and {b.size} seeds), difference {c['diff']:+{fmt}}{du}, "
+                               f"95 % CI [{c['low']:+{fmt}}, {c['high']:+{fmt}}]")
 
 # %% ../nbs/14_experiments.ipynb #85721f94
 @functools.lru_cache(maxsize=None)
@@ -202,6 +222,12 @@ def _convergence_lines(c: dict) -> list[str]:
     return [f"**Convergence gap** (`bench/convergence.py`, seed {c['seed']}, epoch cap {c['max_epochs'][0]} vs {c['max_epochs'][1]} per "
             f"phase): largest final-exit gain **{c['max_gain_pp']:+.2f} pp** (goal ≤ {c['goal_pp']} pp: {'met' if c['met'] else 'missed'}). {rows}.", '']
 
+def _finding_line(f: dict, figure: str, stale: bool) -> str:
+    "One finding on the results page: verdict, claim, the paper's direction (when recorded), our schedule and evidence."
+    ours = f"{f['schedule']}: " if f.get('schedule') else ''
+    ours = f"paper: {f['paper']} · ours, {ours}" if f.get('paper') else ours
+    return f"- **{f['verdict']}** — {f['claim']} ({ours}{f['evidence']}; `{figure}`{' †' if stale else ''})"
+
 def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
     "Markdown of every figure JSON in `fig_dir`: one table row per figure (outputs, params, headline, wall time) and the findings; written to `out` when given."
     fig_dir = resolve_path(fig_dir)
@@ -235,9 +261,9 @@ def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
         lines.append(f"| {name}{' †' if _oracle_era(m) else ''} | `nbs/figs/{name}.ipynb` | {params} | {sched} | {outs} | {head} | {wall} |")
     lines += ['', '## Findings', '', 'Each claim of the paper tested here, with the verdict from 95 % confidence intervals over seeds '
               '(*holds*: the interval of the difference excludes 0 in the claimed direction; *reversed*: in the other; '
-              'otherwise *inconclusive*).', '']
+              'otherwise *inconclusive*), next to what the paper reports for the claim and the schedule our runs trained under.', '']
     found = [(m['figure'], f) for m in metas for f in m.get('findings') or []]
-    lines += [f"- **{f['verdict']}** — {f['claim']} ({f['evidence']}; `{name}`{' †' if name in stale else ''})" for name, f in found] or ['- (no figure reported a finding)']
+    lines += [_finding_line(f, name, name in stale) for name, f in found] or ['- (no figure reported a finding)']
     lines += ['', *[f'![{m["figure"]}]({m["figure"]}.png)' for m in metas], '']
     text = '\n'.join(lines)
     if out is not None:

@@ -6,7 +6,13 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 PROFILE ?= default
 FIGDIR  ?= $(if $(filter default,$(PROFILE)),paper_figures,build/figures-$(PROFILE))
-FIGS    := $(patsubst nbs/figs/%.ipynb,%,$(wildcard nbs/figs/*.ipynb))
+# A profile makes the figures it has a YAML for: all of them in smoke, quick, default and paper (tests/test_repo.py checks),
+# a few in the profiles of single Table 1 rows (paper_tiny_imagenet, paper_imagenet), whose data the paper profile lacks.
+PARAMS  := paper_figures/params/$(PROFILE)
+ifeq ($(wildcard $(PARAMS)/.),)
+$(error PROFILE=$(PROFILE): no folder $(PARAMS); profiles: $(notdir $(wildcard paper_figures/params/*)))
+endif
+FIGS    := $(filter $(patsubst $(PARAMS)/%.yaml,%,$(wildcard $(PARAMS)/*.yaml)),$(patsubst nbs/figs/%.ipynb,%,$(wildcard nbs/figs/*.ipynb)))
 LIB     := $(wildcard eearly/*.py)
 ROOTFLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
@@ -15,7 +21,7 @@ ROOTFLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 help: ## show this list
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
-	@echo "  PROFILE=$(PROFILE) (figures: smoke | quick | default | paper; outputs of non-default profiles go to build/)"
+	@echo "  PROFILE=$(PROFILE) (figures: smoke | quick | default | paper | paper_tiny_imagenet | paper_imagenet; outputs of non-default profiles go to build/)"
 
 install: $(STAMP) ## create .venv and install eearly in editable mode with its dev extras
 

@@ -72,8 +72,8 @@ def _part_times(model, x, dev) -> list[float]:
     for i, stage in enumerate(model.stages):
         x = timed(stage, x)
         if i < len(model.heads):
-            head = model.heads[i]
-            prev = timed(head, x, prev) if getattr(head, 'takes_prev', False) else timed(head, x)
+            head, f = model.heads[i], model.head_input(x)  # a multi-scale state (MSDNet): the scale its classifier reads
+            prev = timed(head, f, prev) if getattr(head, 'takes_prev', False) else timed(head, f)
     return times
 
 def _channels_last(model) -> bool:

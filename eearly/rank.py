@@ -80,9 +80,10 @@ def collect_activations(model: MultiExit, loader, n: int = 2000, where: str = 'e
             for x, _ in loader:
                 if got >= n: break
                 h = x[: n - got].to(device)
-                for name, stage in zip(names, stages):
+                for i, (name, stage) in enumerate(zip(names, stages)):
                     h = stage(h)
-                    f = _pool(h) if reduce == 'pool' else h.flatten(1)
+                    z = h if i == len(names) - 1 else model.head_input(h)  # a multi-scale state (MSDNet): the scale its classifier reads
+                    f = _pool(z) if reduce == 'pool' else z.flatten(1)
                     if name not in cols: cols[name] = _columns(f.shape[1], max_features, seed)
                     if cols[name] is not None: f = f[:, cols[name].to(f.device)]
                     chunks[name].append(f.float().cpu())

@@ -1,5 +1,5 @@
 """Repository-level checks: packaging agrees with itself, figure notebooks are well-formed and papermill can drive them."""
-import configparser, json, re, shlex
+import configparser, json, re, shlex, subprocess
 from pathlib import Path
 import papermill as pm
 import pytest
@@ -8,7 +8,13 @@ from eearly.experiments import figure_params
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGS = sorted((ROOT/'nbs'/'figs').glob('*.ipynb'))
-PROFILES = ('smoke', 'quick', 'default', 'paper')
+PROFILES = ('smoke', 'quick', 'default', 'paper')  # every figure has a YAML in each
+ROW_PROFILES = ('paper_tiny_imagenet', 'paper_imagenet')  # single Table 1 rows: a few figures each, on data the paper profile lacks
+
+
+def _figs(profile):
+    "The figure notebooks `make figures PROFILE=profile` makes: those with a YAML in the profile's folder."
+    return [f for f in FIGS if (ROOT/'paper_figures'/'params'/profile/f'{f.stem}.yaml').exists()]
 
 
 def _cfg():
@@ -72,6 +78,30 @@ def test_figure_notebook_has_one_parameters_cell_and_params_for_each_profile(fig
             assert shared <= set(params), f'{fig.name} lacks shared parameters {sorted(shared - set(params))} of {runs.relative_to(ROOT)}'
 
 
+@pytest.mark.parametrize('profile', ROW_PROFILES)
+def test_row_profiles_set_known_parameters_of_figures_that_exist(profile):
+    "A row profile's YAMLs each name a figure notebook and set only its parameters; it trains on its own dataset."
+    d = ROOT/'paper_figures'/'params'/profile
+    names = sorted(p.stem for p in d.glob('*.yaml') if p.name != '_runs.yaml')
+    assert names and set(names) <= {f.stem for f in FIGS}, f'{d.relative_to(ROOT)}: no figure notebook for {sorted(set(names) - {f.stem for f in FIGS})}'
+    shared = set(yaml.safe_load((d/'_runs.yaml').read_text()))
+    for fig in _figs(profile):
+        params = pm.inspect_notebook(str(fig))
+        unknown = set(yaml.safe_load((d/f'{fig.stem}.yaml').read_text()) or {}) - set(params)
+        assert not unknown, f'{profile}/{fig.stem}.yaml sets unknown parameters {sorted(unknown)}'
+        if {'total_epochs', 'seeds'} <= set(params): assert shared <= set(params), (profile, fig.stem, sorted(shared - set(params)))
+    assert figure_params('fig_acc_vs_flops', profile)['dataset'] != figure_params('fig_acc_vs_flops', 'paper')['dataset']
+
+
+@pytest.mark.parametrize('profile', ROW_PROFILES)
+def test_make_figures_makes_the_figures_a_profile_has_yamls_for(profile):
+    "`make figures PROFILE=<row profile>` runs only its own few figures (the others have no YAML there); an unknown profile is refused."
+    out = subprocess.run(['make', '-nB', 'figures', f'PROFILE={profile}'], cwd=ROOT, capture_output=True, text=True)
+    assert sorted(set(re.findall(r'figure (\w+) \(', out.stdout))) == sorted(f.stem for f in _figs(profile)), out.stdout + out.stderr
+    bad = subprocess.run(['make', '-n', 'figures', 'PROFILE=nope'], cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode and 'PROFILE=nope: no folder paper_figures/params/nope; profiles: ' in bad.stderr, bad.stderr
+
+
 def test_papermill_injects_parameters(tmp_path):
     "The path `make figures` takes: papermill must override the defaults (a stripped tag would silently not)."
     out = tmp_path/'figs'
@@ -91,11 +121,11 @@ def test_readme_shows_the_two_commands():
 SHARED_RUN_PARAMS = ('dataset', 'subset', 'test_subset', 'total_epochs', 'batch_size', 'lr', 'seeds')
 
 
-@pytest.mark.parametrize('profile', PROFILES)
+@pytest.mark.parametrize('profile', PROFILES + ROW_PROFILES)
 def test_figures_of_a_profile_share_their_run_parameters(profile):
     "Figures share training runs through the cache only if they ask for identical runs: one value per shared key."
     seen = {}
-    for fig in FIGS:
+    for fig in _figs(profile):
         params = {k: v['default'] for k, v in pm.inspect_notebook(str(fig)).items()}
         params.update(figure_params(fig.stem, profile))
         for k in SHARED_RUN_PARAMS:
@@ -107,7 +137,7 @@ def test_figures_of_a_profile_share_their_run_parameters(profile):
 def _profile_models(profile):
     "(backbone, dataset) of every model a profile's figures name, each at its dataset."
     out = set()
-    for fig in FIGS:
+    for fig in _figs(profile):
         p = figure_params(fig.stem, profile)
         if 'dataset' not in p: continue
         out |= {(b, p['dataset']) for b in str(p.get('backbones', p.get('backbone', ''))).split(',') if b}
@@ -117,7 +147,7 @@ def _profile_models(profile):
     return sorted(out)
 
 
-@pytest.mark.parametrize('profile', ('quick', 'default', 'paper'))
+@pytest.mark.parametrize('profile', ('quick', 'default', 'paper') + ROW_PROFILES)
 def test_profile_backbones_and_datasets_exist(profile):
     "The GPU profile cannot run here, so check that what each profile names exists and builds (models at their data's input shape)."
     from eearly.data import DATASETS, dataset_info
@@ -131,20 +161,16 @@ def test_profile_backbones_and_datasets_exist(profile):
         assert sum(q.numel() for q in m.parameters()) > 0, (profile, bb, data)
 
 
-# Table 1 backbones whose datasets (Tiny-ImageNet 64×64, ImageNet 224×224) no profile reads yet: (name, classes, input)
-_TABLE1_EXTRA = [('resnet50', 200, (3, 64, 64)), ('vit_small', 1000, (3, 224, 224))]
-
-
-@pytest.mark.parametrize('name,classes,shape', [(b, None, d) for b, d in _profile_models('paper')] + _TABLE1_EXTRA,
-                         ids=lambda v: v if isinstance(v, str) else None)
-def test_paper_models_take_one_step(name, classes, shape):
-    "Every paper-profile model (and the Table 1 extras) builds at its true input size and takes one SGD step on random data."
+@pytest.mark.parametrize('name,data', sorted({m for p in ('paper',) + ROW_PROFILES for m in _profile_models(p)}))
+def test_paper_models_take_one_step(name, data):
+    "Every model of the paper profile and the Table 1 row profiles (Tiny-ImageNet 64×64, ImageNet 224×224) builds at its true input size and takes one SGD step on random data."
     import torch
     from eearly.data import dataset_info
     from eearly.heads import MultiExit
     from eearly.methods import Method, method_loss
     from eearly.models import create_backbone
-    if isinstance(shape, str): info = dataset_info(shape); classes, shape = info.num_classes, info.input_shape
+    info = dataset_info(data)
+    classes, shape = info.num_classes, info.input_shape
     torch.manual_seed(0)
     model = MultiExit(create_backbone(name, classes, shape[0], shape[1]))
     opt = torch.optim.SGD(model.parameters(), lr=0.01)

@@ -6,7 +6,7 @@ folder as `convergence.json`).
 
     .venv/bin/python bench/convergence.py [--dataset fashion_mnist] [--subset 20000] [--test-subset 0]
                                           [--backbones cnn vit_mini] [--backbone-kw '{"cnn": {...}}']
-                                          [--regimes joint disjoint mixed] [--max-epochs 60] [--patience 4]
+                                          [--regimes joint disjoint mixed] [--max-epochs 60] [--patience 4] [--min-delta 0]
                                           [--batch 128] [--seed 0] [--nchw] [--results DIR] [--out FILE] [--quick]
 
 Under `converge` the LR is constant until a validation plateau, then ÷10 (twice), and the next plateau ends the phase, so
@@ -32,7 +32,7 @@ def configs(args, cap: int) -> list[RunConfig]:
     kw = json.loads(args.backbone_kw)
     return [RunConfig(dataset=args.dataset, subset=args.subset or None, test_subset=args.test_subset or None,
                       batch_size=args.batch, backbone=bb, backbone_kw=kw.get(bb, {}), regime=reg, schedule='converge',
-                      max_epochs=cap, patience=args.patience, seed=args.seed, channels_last=not args.nchw,
+                      max_epochs=cap, patience=args.patience, min_delta=args.min_delta, seed=args.seed, channels_last=not args.nchw,
                       **backbone_defaults(bb))
             for bb in args.backbones for reg in args.regimes]
 
@@ -47,6 +47,7 @@ def main():
     ap.add_argument('--regimes', nargs='+', default=['joint', 'disjoint', 'mixed'])
     ap.add_argument('--max-epochs', type=int, default=60, help="the profile's per-phase safety cap; the check doubles it for runs that reach it")
     ap.add_argument('--patience', type=int, default=4)
+    ap.add_argument('--min-delta', type=float, default=0.0, help='least validation-accuracy gain that counts as one (a fraction)')
     ap.add_argument('--batch', type=int, default=128)
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--nchw', action='store_true', help='train NCHW instead of the channels-last default')
@@ -69,7 +70,7 @@ def main():
                          train_s=a['train_seconds'], train_s_2x=b['train_seconds'] if capped else None))
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     worst = float(max(r["gain_pp"] for r in rows))
-    res = dict(goal_pp=GOAL_PP, max_gain_pp=worst, met=bool(worst <= GOAL_PP), max_epochs=caps, patience=args.patience,
+    res = dict(goal_pp=GOAL_PP, max_gain_pp=worst, met=bool(worst <= GOAL_PP), max_epochs=caps, patience=args.patience, min_delta=args.min_delta,
                dataset=args.dataset, subset=args.subset, test_subset=args.test_subset, seed=args.seed, cpu=cpu_name(),
                threads=torch.get_num_threads(), config=asdict(configs(args, caps[0])[0]), rows=rows,
                wall_s=round(time.time() - started, 1))

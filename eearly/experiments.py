@@ -57,20 +57,22 @@ def backbone_defaults(backbone: str) -> dict:
 
 def run_params(dataset: str, subset: int, test_subset: int, total_epochs: int, batch_size: int, lr: float, backbone: str,
                schedule: str = 'equal_epochs',  # or 'converge': each phase to its validation plateau (`max_epochs` a safety cap); `total_epochs` unused
-               max_epochs: int = 0, patience: int = 0) -> dict:  # 'converge' only: the per-phase cap and the patience
+               max_epochs: int = 0, patience: int = 0,  # 'converge' only: the per-phase cap and the patience
+               min_delta: float = 0.0) -> dict:  # 'converge' only: the least validation gain that counts as one
     "RunConfig fields from the figure notebooks' shared parameters (`subset`/`test_subset` 0: all)."
     if schedule == 'converge':
         if not (max_epochs and patience): raise ValueError(f"max_epochs, patience: schedule='converge' needs both ≥ 1, got {max_epochs!r}, {patience!r}")
-        sched = dict(schedule='converge', max_epochs=max_epochs, patience=patience)
+        sched = dict(schedule='converge', max_epochs=max_epochs, patience=patience, min_delta=min_delta)
     elif schedule == 'equal_epochs': sched = dict(total_epochs=total_epochs)
     else: raise ValueError(f"schedule: must be 'equal_epochs' or 'converge', got {schedule!r}")
     return dict(dataset=dataset, subset=subset or None, test_subset=test_subset or None, batch_size=batch_size, lr=lr,
                 backbone=backbone, **sched, **TRACKING) | backbone_defaults(backbone)
 
-def schedule_label(schedule: str, total_epochs: int, max_epochs: int = 0, patience: int = 0) -> str:
+def schedule_label(schedule: str, total_epochs: int, max_epochs: int = 0, patience: int = 0, min_delta: float = 0.0) -> str:
     "How long the runs of a figure trained, for its title and the results page."
     # the LR is constant until a plateau (`patience` epochs without gain), then ÷10; the plateau after the last drop ends the phase
-    if schedule == 'converge': return f'each phase to its plateau (patience {patience}, LR ÷10 ×{Phase.plateau_drops}, cap {max_epochs} epochs)'
+    gain = f', gains > {100 * min_delta:g} pp' if min_delta else ''
+    if schedule == 'converge': return f'each phase to its plateau (patience {patience}{gain}, LR ÷10 ×{Phase.plateau_drops}, cap {max_epochs} epochs)'
     return f'{total_epochs} epochs per run'
 
 # %% ../nbs/14_experiments.ipynb #8130e35e

@@ -68,7 +68,7 @@ def run_info() -> dict:
 # no creation date in the PDF: a rerun that plots the same numbers writes the same bytes
 _SAVE_METADATA = dict(pdf={'CreationDate': None}, png={})
 # profiles whose figures are not results: the note is stamped above the figure and recorded in its JSON
-PROFILE_NOTES = {'quick': 'quick profile: not converged', 'smoke': 'smoke profile: a test of the code, not a result'}
+PROFILE_NOTES = {'quick': 'quick profile: not converged', 'msdnet_cpu': 'msdnet_cpu profile: equal epochs, not converged', 'smoke': 'smoke profile: a test of the code, not a result'}
 
 def save_figure(fig, name: str, out_dir, data: dict, profile: str, started: float = None) -> list[Path]:
     "Write `fig` as `<out_dir>/<name>.png` and `.pdf`, then `data` (the plotted numbers) with run facts as `.json`."

@@ -200,13 +200,13 @@ def tracked_exits(train: str, n_exits: int) -> list:
     return {'backbone': [n_exits - 1], 'all': list(range(n_exits))}.get(train, list(range(n_exits - 1)))
 
 class EarlyStopper:
-    "Per-exit early stopping on validation accuracy: a plateau is every tracked exit `patience` epochs without improving; the first `drops` plateaus lower the LR, the next one stops."
-    def __init__(self, patience: int, tracked: list, drops: int = 0):
-        self.patience, self.tracked, self.drops = patience, list(tracked), drops
+    "Per-exit early stopping on validation accuracy: a plateau is every tracked exit `patience` epochs without improving by more than `min_delta`; the first `drops` plateaus lower the LR, the next one stops."
+    def __init__(self, patience: int, tracked: list, drops: int = 0, min_delta: float = 0.0):
+        self.patience, self.tracked, self.drops, self.min_delta = patience, list(tracked), drops, min_delta
         self.best, self.bad, self.best_state, self.best_epoch = {}, {}, None, None
     def step(self, acc: list, epoch: int, model: nn.Module) -> str | None:
         "Record the exit accuracies `acc` of `epoch` (keeping `model`'s state when any tracked exit improved): 'drop', 'stop' or None."
-        better = [i for i in self.tracked if acc[i] > self.best.get(i, -1.0)]
+        better = [i for i in self.tracked if acc[i] > self.best.get(i, -1.0) + self.min_delta]
         for i in self.tracked: self.bad[i] = 0 if i in better else self.bad.get(i, 0) + 1
         for i in better: self.best[i] = acc[i]
         if better: self.best_state, self.best_epoch = copy.deepcopy(model.state_dict()), epoch
@@ -214,7 +214,7 @@ class EarlyStopper:
         if not self.drops: return 'stop'
         self.drops, self.bad = self.drops - 1, {i: 0 for i in self.tracked}  # a lower LR gets `patience` epochs of its own
         return 'drop'
-    def state_dict(self) -> dict: return {k: getattr(self, k) for k in ('patience', 'tracked', 'drops', 'best', 'bad', 'best_state', 'best_epoch')}
+    def state_dict(self) -> dict: return {k: getattr(self, k) for k in ('patience', 'tracked', 'drops', 'min_delta', 'best', 'bad', 'best_state', 'best_epoch')}
     def load_state_dict(self, st: dict): self.__dict__.update(st)
 
 # %% ../nbs/07_regimes.ipynb #d6f9165a
@@ -300,7 +300,7 @@ def _train_epoch(model, method, phase: Phase, loader, opt: PhaseOptimizer, devic
     return tot / max(n, 1), per / max(n, 1), first_bad, seen
 
 # %% ../nbs/07_regimes.ipynb #6cc78316
-def _check_fit_inputs(model, plan, method, train_dl, val_dl, schedule, patience):
+def _check_fit_inputs(model, plan, method, train_dl, val_dl, schedule, patience, min_delta=0.0):
     "Refuse what `fit` cannot train, naming the field, before anything is written."
     if train_dl is None: raise ValueError('train_dl: a training loader is required')
     for name, dl in (('train_dl', train_dl), ('val_dl', val_dl)):
@@ -316,6 +316,8 @@ def _check_fit_inputs(model, plan, method, train_dl, val_dl, schedule, patience)
     if schedule == 'converge' and patience is None: raise ValueError("patience: schedule='converge' stops each phase on its validation plateau; give patience >= 1 and val_dl")
     if patience is not None and (val_dl is None or not isinstance(patience, int) or patience < 1):
         raise ValueError('patience: early stopping needs val_dl and patience >= 1')
+    if not (isinstance(min_delta, (int, float)) and not isinstance(min_delta, bool) and 0 <= min_delta < 1):
+        raise ValueError(f'min_delta: must be a number in [0, 1) (an accuracy gain), got {min_delta!r}')
     done = getattr(model, '_eearly_method', None)
     if done is not None and done != method.name: raise ValueError(f'method: the model was prepared for {done!r}, not {method.name!r}')
     rank, world = _world()
@@ -357,7 +359,7 @@ class _Trainer:
         p, m = self.plan[pi], self.model
         opt = PhaseOptimizer(p, _set_trainable(m, p.train), p.epochs * len(self.train_dl))
         drops = p.plateau_drops if p.lr_schedule == 'plateau' else 0
-        stopper = EarlyStopper(self.patience, tracked_exits(p.train, m.n_exits), drops) if self.patience else None
+        stopper = EarlyStopper(self.patience, tracked_exits(p.train, m.n_exits), drops, self.min_delta) if self.patience else None
         summary = dict(phase=pi, train=p.train, epochs_run=0, best_epoch=None, seconds=0.0, samples=0, reused=False)
         if resume is not None:
             opt.load_state_dict(resume['optim']); summary = resume['summary']
@@ -416,7 +418,7 @@ class _Trainer:
     def shared_phase1(self, d: Path, keep_epochs: bool):
         "Phase 1 from the shared folder `d` when it holds one of the same settings, else trained here and saved there."
         d.mkdir(parents=True, exist_ok=True)
-        ident = dict(phase=asdict(self.plan[0]), seed=self.config['seed'], patience=self.patience, batch_size=self.config['batch_size'],
+        ident = dict(phase=asdict(self.plan[0]), seed=self.config['seed'], patience=self.patience, min_delta=self.min_delta, batch_size=self.config['batch_size'],
                      n_train=self.config['n_train'], init=_fingerprint(self.model.backbone), epoch_states=keep_epochs)
         with FileLock(str(d/'.lock')):  # a second process asking for the same phase 1 waits, then reads it
             f = d/'phase1.pt'
@@ -463,6 +465,7 @@ def fit(model: MultiExit, regime='mixed', train_dl=None, val_dl=None,
         schedule: str = 'equal_epochs',  # 'equal_epochs' (`phase_epochs`/`total_epochs`) or 'converge' (each phase to its validation plateau, LR ÷10 at the first ones)
         max_epochs: int = None,  # per-phase cap under 'converge'
         patience: int = None,  # stop a phase after this many epochs without improvement of the exits it trains (needs val_dl)
+        min_delta: float = 0.0,  # an exit improves only when its validation accuracy rises by more than this (a fraction, e.g. 0.005)
         phase1_dir=None,  # folder of a phase 1 shared by runs that start alike: read when it holds one, else written
         keep_phase1_epochs: bool = False,  # the shared phase 1 keeps each epoch's backbone, to replay `epoch_end` with them
         device=None, progress: bool = False,
@@ -471,11 +474,11 @@ def fit(model: MultiExit, regime='mixed', train_dl=None, val_dl=None,
     method = as_method(method)
     plan = phase_plan(regime, method, phase_epochs, total_epochs, backbone_frac, phase_kw, schedule, max_epochs, lr=lr, head_lr=head_lr,
                       optimizer=optimizer, momentum=momentum, weight_decay=weight_decay, lr_schedule=lr_schedule)
-    _check_fit_inputs(model, plan, method, train_dl, val_dl, schedule, patience)
+    _check_fit_inputs(model, plan, method, train_dl, val_dl, schedule, patience, min_delta)
     device = torch.device(device) if device else next(model.parameters()).device
     config = dict(regime=regime if isinstance(regime, str) else list(regime), phases=[asdict(p) for p in plan], seed=seed,
                   method=method.config(), schedule=schedule, patience=patience,
-                  early_stopping=f'per-exit val accuracy, patience {patience}' if patience else 'off',
+                  early_stopping=f'per-exit val accuracy, patience {patience}' + (f', min_delta {min_delta}' if min_delta else '') if patience else 'off',
                   batch_size=getattr(train_dl, 'batch_size', None), n_train=len(train_dl.dataset))
     rank, world = _world()
     if world > 1: config['world_size'] = world  # a checkpoint is resumed only by the same number of processes
@@ -490,7 +493,7 @@ def fit(model: MultiExit, regime='mixed', train_dl=None, val_dl=None,
     ckpt = Path(ckpt_dir)/'last.pt' if ckpt_dir else None
     st = _resume_state(ckpt, config, model) if ckpt is not None else None
     t = _Trainer(model=model, method=method, plan=plan, train_dl=train_dl, val_dl=val_dl, device=device, hist=hist, config=config,
-                 patience=patience, callbacks=list(callbacks), progress=progress, ckpt=None if rank else ckpt)  # only rank 0 writes
+                 patience=patience, min_delta=min_delta, callbacks=list(callbacks), progress=progress, ckpt=None if rank else ckpt)  # only rank 0 writes
     start, resume = 0, None
     if st is not None:
         hist.records, hist.phases, start = st['records'], st['phases'], st['phase']

@@ -56,6 +56,7 @@ class RunConfig:
     optimizer: str = 'sgd'
     weight_decay: float = 5e-4
     patience: int = None  # epochs without improvement of the exits a phase trains before it stops (needed by 'converge'; None: off)
+    min_delta: float = 0.0  # an exit improves only when its validation accuracy rises by more than this (0.005: half a point)
     seed: int = 0  # seed of initial weights, data order and augmentation
     snapshots: bool = False  # keep the weights after every epoch in `snapshots/` (analyses over training)
     gradflow_every: int = 0  # every N steps of an IC-training phase, log `grad_contributions` on a fixed validation batch (0: off)
@@ -157,7 +158,7 @@ def _plan(cfg: RunConfig, method) -> list:
                       lr=cfg.lr, head_lr=cfg.head_lr, optimizer=cfg.optimizer, weight_decay=cfg.weight_decay)
 
 _PHASE1_FIELDS = ('dataset', 'subset', 'val_frac', 'split_seed', 'augment', 'batch_size', 'backbone', 'backbone_kw', 'seed',
-                  'schedule', 'patience', 'snapshots')  # what phase 1 depends on, besides its `Phase` and the code
+                  'schedule', 'patience', 'min_delta', 'snapshots')  # what phase 1 depends on, besides its `Phase` and the code
 
 def phase1_dir(cfg: RunConfig, plan: list, results_dir=None) -> Path:
     "The shared folder of `cfg`'s phase 1 (its first phase trains the backbone alone), keyed by what phase 1 depends on."
@@ -200,7 +201,7 @@ def _train(cfg, d, model, dls, method, plan, results_dir, started, progress) -> 
     hist = fit(model, cfg.regime, dls.train, dls.val, phase_epochs=cfg.phase_epochs, total_epochs=cfg.total_epochs,
                backbone_frac=cfg.backbone_frac, lr=cfg.lr, head_lr=cfg.head_lr, optimizer=cfg.optimizer,
                weight_decay=cfg.weight_decay, seed=cfg.seed, method=method, ckpt_dir=d, schedule=cfg.schedule,
-               max_epochs=cfg.max_epochs, patience=cfg.patience, progress=progress and rank == 0, callbacks=callbacks,
+               max_epochs=cfg.max_epochs, patience=cfg.patience, min_delta=cfg.min_delta, progress=progress and rank == 0, callbacks=callbacks,
                phase1_dir=phase1_dir(cfg, plan, results_dir) if plan[0].train == 'backbone' else None, keep_phase1_epochs=cfg.snapshots)
     if rank: return dict(run=d.name, rank=rank)  # under torchrun only rank 0 evaluates and writes
     val = dict(zip(('logits', 'labels'), collect_logits(model, dls.val) if dls.val is not None else (None, None)))

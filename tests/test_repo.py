@@ -144,7 +144,7 @@ def _profile_models(profile):
         out |= {(b, p['dataset']) for b in str(p.get('backbones', p.get('backbone', ''))).split(',') if b}
         for cell in [c for c in str(p.get('cells', '')).split(',') if c]:
             bb, data = cell.split('@')
-            out.add((bb, p['dataset'] if data.isdigit() else data))
+            out.add((bb, p['dataset'] if data.isdigit() or data == 'all' else data))  # a size of the shared dataset, all of it, or another dataset
     return sorted(out)
 
 

@@ -22,9 +22,9 @@ from .io import atomic_path, resolve_path
 
 # %% auto #0
 __all__ = ['REGIME_NAMES', 'TRACKING', 'PARAMS_DIR', 'RUNS_YAML', 'PAPER_MIXED_VS', 'COSTS', 'ANALYSIS_MODULES',
-           'PAPER_RULE_SINCE', 'CONVERGENCE_JSON', 'as_list', 'grid_configs', 'backbone_defaults', 'run_params',
-           'schedule_label', 'profile_files', 'figure_params', 'mean_ci', 'ci_table', 'compare', 'verdict', 'finding',
-           'run_latency', 'budget_curves', 'first_batches', 'cached_analysis', 'results_page']
+           'PAPER_RULE_SINCE', 'CONVERGENCE_JSON', 'FLOORS', 'as_list', 'grid_configs', 'backbone_defaults',
+           'run_params', 'schedule_label', 'profile_files', 'figure_params', 'mean_ci', 'ci_table', 'compare',
+           'verdict', 'finding', 'run_latency', 'budget_curves', 'first_batches', 'cached_analysis', 'results_page']
 
 # %% ../nbs/14_experiments.ipynb #af51e0e4
 def as_list(value, field: str, cast=str) -> list:
@@ -224,6 +224,19 @@ def _convergence_lines(c: dict) -> list[str]:
     return [f"**Convergence gap** (`bench/convergence.py`, seed {c['seed']}, epoch cap {c['max_epochs'][0]} vs {c['max_epochs'][1]} per "
             f"phase): largest final-exit gain **{c['max_gain_pp']:+.2f} pp** (goal ≤ {c['goal_pp']} pp: {'met' if c['met'] else 'missed'}). {rows}.", '']
 
+FLOORS = {'cnn': {'joint': 91.0, 'mixed': 91.0, 'disjoint': 90.5}, 'vit_mini': {r: 85.0 for r in REGIME_NAMES}}  # issue 12: final exit, %, default profile
+
+def _floor_lines(metas: list) -> list[str]:
+    "The results page's paragraph on the default profile's accuracy floors, from `fig_acc_vs_flops`'s mean final-exit accuracy per backbone and regime."
+    m = next((m for m in metas if m['figure'] == 'fig_acc_vs_flops' and m.get('profile') == 'default' and m.get('training_compute')), None)
+    if m is None: return []
+    rows = [(t['backbone'], t['regime'], t['final_acc_mean'], FLOORS[t['backbone']][t['regime']])
+            for t in m['training_compute'] if t['regime'] in FLOORS.get(t['backbone'], {})]
+    if not rows: return []
+    txt = '; '.join(f"{b} {r} {a:.2f} % ({'met' if a >= f else f'missed by {f - a:.2f} pp'})" for b, r, a, f in rows)
+    return [f"**Floors** (final exit, test set, mean over {len(m['seeds'])} seeds; `cnn` joint and mixed ≥ 91.0 %, disjoint ≥ 90.5 %, "
+            f"`vit_mini` ≥ 85 %): {txt}.", '']
+
 def _finding_line(f: dict, figure: str, stale: bool) -> str:
     "One finding on the results page: verdict, claim, the paper's direction (when recorded), our schedule and evidence."
     ours = f"{f['schedule']}: " if f.get('schedule') else ''
@@ -246,6 +259,7 @@ def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
     if notes := sorted({m['profile_note'] for m in metas if m.get('profile_note')}):  # e.g. the quick profile: not converged
         lines[1:1] = ['', *[f'**{n}.** These figures are a first look, not results to cite.' for n in notes]]
     if (conv := fig_dir/CONVERGENCE_JSON).exists(): lines[-2:-2] = _convergence_lines(json.loads(conv.read_text()))
+    lines[-2:-2] = _floor_lines(metas)
     if stale := [m['figure'] for m in metas if _oracle_era(m)]:
         lines[-2:-2] = [f"**† Stale: {', '.join(stale)}** were made by eearly < {PAPER_RULE_SINCE}: before GPF and ZTW were the "
                         "published methods, and when `test_sweep` took the most accurate threshold within each budget on the test set "

@@ -269,7 +269,7 @@ def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
         head = '; '.join(f'{k}: {_fmt(v)}' for k, v in (m.get('headline') or {}).items()) or '—'
         outs = ' '.join(f'[{s}]({name}.{s})' for s in ('png', 'pdf', 'json') if (fig_dir/f'{name}.{s}').exists())
         params = f"`params/{m.get('profile', '?')}/{name}.yaml`"
-        sched = ('converge' + (f" (≤ {m['max_epochs']} epochs per phase, patience {m['patience']})" if m.get('max_epochs') else '')
+        sched = ('converge' + (f": {schedule_label('converge', None, m['max_epochs'], m['patience'], m.get('min_delta') or 0.0)}" if m.get('max_epochs') else '')
                  if m.get('schedule') == 'converge' else f"equal epochs ({m['total_epochs']} per run)" if m.get('total_epochs')
                  else m.get('schedule') or '—')
         wall = '—' if m.get('wall_time_s') is None else f"{m['wall_time_s']:.0f} s"

@@ -49,7 +49,9 @@ def grid_configs(base: dict,  # RunConfig fields shared by every run
 
 # %% ../nbs/14_experiments.ipynb #f19bd84e
 REGIME_NAMES = ('joint', 'disjoint', 'mixed')
-TRACKING = dict(snapshots=True, gradflow_every=10)
+# one `grad_contributions` call costs ~3.6 training steps (cnn, batch 128, BENCHMARKS.md): logging every 50 steps adds
+# ~7 % to an IC-training phase (every 10 added ~36 %) and still gives ~3 points per epoch of 18,000 images
+TRACKING = dict(snapshots=True, gradflow_every=50)
 
 def backbone_defaults(backbone: str) -> dict:
     "Training settings that depend on the architecture: ViTs train with AdamW (lr 1e-3, weight decay 0.05); CNNs keep the SGD defaults."

@@ -51,6 +51,7 @@ class Method:
     "An early-exit method: its training options (the dataclass fields) and what it does to a model, its phases and its loss."
     name: ClassVar[str] = None  # the key in `METHODS`
     criterion: ClassVar[str] = 'max_prob'  # exit rule at evaluation (an `evaluate.CRITERIA` name)
+    trains_as: ClassVar[str] = None  # a method whose training this one shares exactly: its runs reuse that method's weights, evaluated with this `criterion`
     weighting: str = 'uniform'  # loss weighting (`WEIGHTINGS`)
     distill: float = 0.0  # weight α of distillation from the final exit into the ICs (0: off)
     distill_temp: float = 3.0  # distillation temperature T
@@ -164,6 +165,7 @@ class PBEE(Method):
     "PBEE (Zhou et al. 2020): SDN's heads and training; at evaluation a sample leaves once consecutive exits agree (patience)."
     name: ClassVar[str] = 'pbee'
     criterion: ClassVar[str] = 'patience'
+    trains_as: ClassVar[str] = 'sdn'  # as in the original code, which wraps a trained SDN run and changes only evaluation
 
 @register_method
 @dataclass

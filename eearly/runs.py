@@ -4,8 +4,8 @@
 
 # %% ../nbs/08_runs.ipynb #3855e160
 from __future__ import annotations
-import argparse, contextlib, hashlib, inspect, json, os, sys, time
-from dataclasses import dataclass, field, asdict, fields
+import argparse, contextlib, hashlib, inspect, json, os, shutil, sys, time
+from dataclasses import dataclass, field, asdict, fields, replace
 from pathlib import Path
 import pandas as pd
 import torch
@@ -120,7 +120,8 @@ def _evaluate(cfg, d, model, method, val, test, started) -> dict:
     plain = count_flops(model.backbone, model.input_shape)
     metrics = run_metrics(test['logits'], test['labels'], costs, plain, val['logits'], val['labels'], criterion=method.criterion)
     hist = json.loads((d/'history.json').read_text())
-    metrics = dict(config=asdict(cfg), code=code_version(), eval_code=code_version(_EVAL_MODULES), run=d.name, costs=costs,
+    trained_in = json.loads((d/'config.json').read_text()).get('trained_in')  # set by `_train_as`
+    metrics = dict(config=asdict(cfg), code=code_version(), eval_code=code_version(_EVAL_MODULES), run=d.name, trained_in=trained_in, costs=costs,
                    backbone_flops=plain, exits=model.exits, train_epochs=len(hist['records']),
                    train_seconds=round(sum(r['seconds'] for r in hist['records']), 2),
                    wall_seconds=round(time.time() - started, 2), early_stopping=hist['config']['early_stopping'],
@@ -171,26 +172,52 @@ def _finished(cfg: RunConfig, d: Path, device, started) -> dict:
     if not (d/'metrics.json').exists(): return None
     m = json.loads((d/'metrics.json').read_text())
     if m.get('eval_code') == code_version(_EVAL_MODULES): return m
-    model, _, method = build(cfg, device, data=False)  # evaluation code changed: re-evaluate, do not retrain
+    return _reevaluate(cfg, d, device, started)  # evaluation code changed: re-evaluate, do not retrain
+
+def _reevaluate(cfg: RunConfig, d: Path, device, started) -> dict:
+    "The metrics of the weights and logits saved in `d`, computed again without training."
+    model, _, method = build(cfg, device, data=False)
     prepare(model, method)
     model.load_state_dict(torch.load(d/'model.pt', map_location='cpu', weights_only=True))
     lg = torch.load(d/'logits.pt', weights_only=True)
     return _evaluate(cfg, d, model, method, dict(logits=lg['val_logits'], labels=lg['val_labels']),
                      dict(logits=lg['test_logits'], labels=lg['test_labels']), started)
 
+_NOT_LINKED = ('metrics.json', 'config.json', 'analysis')  # written for the run itself; cached analyses are per run
+
+def _train_as(cfg: RunConfig, d: Path, trains_as: str, results_dir, device, started) -> dict:
+    "A run of a method that trains exactly as the method `trains_as` (PBEE as SDN): that run, trained or cached, hard-linked into `d` and evaluated with this method's exit rule."
+    src_cfg = replace(cfg, method=trains_as)
+    if 'rank' in (m := run(src_cfg, results_dir, device)): return dict(run=d.name, rank=m['rank'])
+    src = run_dir(src_cfg, results_dir)
+    for p in src.rglob('*'):
+        rel = p.relative_to(src)
+        if p.is_dir() or rel.parts[0] in _NOT_LINKED: continue
+        (q := d/rel).parent.mkdir(parents=True, exist_ok=True)
+        q.unlink(missing_ok=True)
+        try: os.link(p, q)  # the same bytes, no copy
+        except OSError: shutil.copy2(p, q)  # e.g. another file system
+    write_json(d/'config.json', dict(config=asdict(cfg), code=code_version(), trained_in=src.name))
+    return _reevaluate(cfg, d, device, started)
+
+def _run_lock(d: Path, results_dir):
+    "A lock on run folder `d` across processes; none under torchrun, where every rank trains the same run together (a lock would make rank 1 wait for rank 0's collectives)."
+    locks = results_root(results_dir)/'.locks'
+    locks.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(locks/f'{d.name}.lock')) if _world()[1] == 1 else contextlib.nullcontext()
+
 def run(cfg: RunConfig, results_dir=None, device=None, progress=False) -> dict:
     "Train and evaluate `cfg` (or load its cached metrics); returns the metrics. A second process asking for the same run waits for the first, then reads its result."
     d, started = run_dir(cfg, results_dir), time.time()
     if (m := _finished(cfg, d, device, started)) is not None: return m
+    if trains_as := as_method(dict(name=cfg.method, **cfg.method_kw)).trains_as:  # nothing of its own to train
+        with _run_lock(d, results_dir): return _finished(cfg, d, device, started) or _train_as(cfg, d, trains_as, results_dir, device, started)
     model, dls, method = build(cfg, device)  # bad configs fail here, in `_plan` or at the start of `fit`, before anything is written
     plan = _plan(cfg, method)
     if not (isinstance(cfg.gradflow_every, int) and cfg.gradflow_every >= 0):
         raise ValueError(f'gradflow_every: must be an int ≥ 0 (0: off), got {cfg.gradflow_every!r}')
     if cfg.gradflow_every and dls.val is None: raise ValueError('gradflow_every: logs on a validation batch; set val_frac > 0')
-    locks = results_root(results_dir)/'.locks'
-    locks.mkdir(parents=True, exist_ok=True)
-    # under torchrun every rank trains the same run together: a lock would make rank 1 wait for rank 0's collectives
-    with FileLock(str(locks/f'{d.name}.lock')) if _world()[1] == 1 else contextlib.nullcontext():
+    with _run_lock(d, results_dir):
         if (m := _finished(cfg, d, device, started)) is not None: return m  # trained by another process while we waited
         return _train(cfg, d, model, dls, method, plan, results_dir, started, progress)
 

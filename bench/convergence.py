@@ -4,10 +4,12 @@ cap `--max-epochs`, then again with twice the cap. A run that had converged gain
 summary line, and writes the JSON to `--out` (the results page of `make figures` shows it when it lies in the figure
 folder as `convergence.json`).
 
-    .venv/bin/python bench/convergence.py [--dataset fashion_mnist] [--subset 20000] [--test-subset 0]
-                                          [--backbones cnn vit_mini] [--backbone-kw '{"cnn": {...}}']
-                                          [--regimes joint disjoint mixed] [--max-epochs 60] [--patience 4] [--min-delta 0]
-                                          [--batch 128] [--seed 0] [--nchw] [--results DIR] [--out FILE] [--quick]
+    .venv/bin/python bench/convergence.py [--profile default] [--backbones cnn vit_mini] [--regimes joint disjoint mixed]
+                                          [--seed 0] [--results DIR] [--out FILE] [--quick]
+
+The runs are the profile's own: `eearly.experiments.figure_params('fig_acc_vs_flops', profile)` gives the shared run
+parameters (data, cap, patience, `min_delta`, batch, LR) and `run_params` turns them into the configs the figures ask
+for (SDN, with the figures' tracking), so this check measures the runs the figures show and shares their cache.
 
 Under `converge` the LR is constant until a validation plateau, then ÷10 (twice), and the next plateau ends the phase, so
 a run none of whose phases reached the cap is the same run under twice the cap (bit-identical; tested in
@@ -20,45 +22,41 @@ from __future__ import annotations
 import argparse, json, sys, time
 from dataclasses import asdict
 import torch
-from eearly.experiments import backbone_defaults
+from eearly.experiments import figure_params, grid_configs, run_params
 from eearly.io import cpu_name, write_json
 from eearly.runs import RunConfig, run
 
 GOAL_PP = 0.5
 
 
-def configs(args, cap: int) -> list[RunConfig]:
-    "One converge-schedule config per backbone × regime at epoch cap `cap`."
-    kw = json.loads(args.backbone_kw)
-    return [RunConfig(dataset=args.dataset, subset=args.subset or None, test_subset=args.test_subset or None,
-                      batch_size=args.batch, backbone=bb, backbone_kw=kw.get(bb, {}), regime=reg, schedule='converge',
-                      max_epochs=cap, patience=args.patience, min_delta=args.min_delta, seed=args.seed, channels_last=not args.nchw,
-                      **backbone_defaults(bb))
-            for bb in args.backbones for reg in args.regimes]
+def profile_runs(args) -> dict:
+    "The profile's shared run parameters (`--quick`: digits, a cap of 2 epochs, patience 1)."
+    p = figure_params('fig_acc_vs_flops', args.profile)
+    if args.quick: p.update(dataset='digits', subset=0, test_subset=0, schedule='converge', max_epochs=2, patience=1, min_delta=0.0)
+    if p['schedule'] != 'converge': sys.exit(f"profile: {args.profile!r} trains {p['schedule']!r}, not 'converge'; the gap is a converge-schedule check")
+    return p
+
+
+def configs(args, p: dict, cap: int) -> list[RunConfig]:
+    "The profile's config of each backbone × regime (seed `--seed`) at epoch cap `cap`."
+    return [c for bb in args.backbones
+            for c in grid_configs(run_params(p['dataset'], p['subset'], p['test_subset'], p['total_epochs'], p['batch_size'], p['lr'], bb,
+                                             'converge', cap, p['patience'], p['min_delta']), [args.seed], regime=args.regimes)]
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--dataset', default='fashion_mnist')
-    ap.add_argument('--subset', type=int, default=20000, help='training images before the validation split (0: all)')
-    ap.add_argument('--test-subset', type=int, default=0, help='test images (0: all 10,000)')
+    ap.add_argument('--profile', default='default', help='the make-figures profile whose runs to check (paper_figures/params/<profile>/)')
     ap.add_argument('--backbones', nargs='+', default=['cnn', 'vit_mini'])
-    ap.add_argument('--backbone-kw', default='{}', help='JSON: backbone name -> backbone_kw')
     ap.add_argument('--regimes', nargs='+', default=['joint', 'disjoint', 'mixed'])
-    ap.add_argument('--max-epochs', type=int, default=60, help="the profile's per-phase safety cap; the check doubles it for runs that reach it")
-    ap.add_argument('--patience', type=int, default=4)
-    ap.add_argument('--min-delta', type=float, default=0.0, help='least validation-accuracy gain that counts as one (a fraction)')
-    ap.add_argument('--batch', type=int, default=128)
     ap.add_argument('--seed', type=int, default=0)
-    ap.add_argument('--nchw', action='store_true', help='train NCHW instead of the channels-last default')
     ap.add_argument('--results', default=None, help='run cache (default: results/)')
     ap.add_argument('--out', default='build/convergence.json')
     ap.add_argument('--quick', action='store_true')
     args = ap.parse_args()
-    if args.quick: args.dataset, args.subset, args.test_subset, args.max_epochs, args.patience = 'digits', 0, 0, 2, 1
-    started, rows = time.time(), []
-    caps = (args.max_epochs, 2 * args.max_epochs)
-    for c1, c2 in zip(configs(args, caps[0]), configs(args, caps[1])):
+    p, started, rows = profile_runs(args), time.time(), []
+    caps = (p['max_epochs'], 2 * p['max_epochs'])
+    for c1, c2 in zip(configs(args, p, caps[0]), configs(args, p, caps[1])):
         a = run(c1, args.results)
         capped = any(p['epochs_run'] >= caps[0] for p in a['phases'])
         b = run(c2, args.results) if capped else a  # below the cap the plateaus alone ended every phase: the 2x run is this run
@@ -70,13 +68,13 @@ def main():
                          train_s=a['train_seconds'], train_s_2x=b['train_seconds'] if capped else None))
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     worst = float(max(r["gain_pp"] for r in rows))
-    res = dict(goal_pp=GOAL_PP, max_gain_pp=worst, met=bool(worst <= GOAL_PP), max_epochs=caps, patience=args.patience, min_delta=args.min_delta,
-               dataset=args.dataset, subset=args.subset, test_subset=args.test_subset, seed=args.seed, cpu=cpu_name(),
-               threads=torch.get_num_threads(), config=asdict(configs(args, caps[0])[0]), rows=rows,
+    res = dict(goal_pp=GOAL_PP, max_gain_pp=worst, met=bool(worst <= GOAL_PP), profile=args.profile, max_epochs=caps, patience=p['patience'],
+               min_delta=p['min_delta'], dataset=p['dataset'], subset=p['subset'], test_subset=p['test_subset'], seed=args.seed, cpu=cpu_name(),
+               threads=torch.get_num_threads(), config=asdict(configs(args, p, caps[0])[0]), rows=rows,
                wall_s=round(time.time() - started, 1))
     write_json(args.out, res)
     print(json.dumps(res, indent=1))
-    print(f"convergence gap ({args.dataset}, caps {caps[0]} vs {caps[1]} epochs per phase, seed {args.seed}): largest final-exit "
+    print(f"convergence gap ({args.profile} profile, {p['dataset']}, caps {caps[0]} vs {caps[1]} epochs per phase, seed {args.seed}): largest final-exit "
           f"gain {worst:+.2f} pp (goal ≤ {GOAL_PP}): {'met' if worst <= GOAL_PP else 'MISSED'}; "
           + '; '.join(f"{r['backbone']} {r['regime']} {r['final_acc']:.2f}→{r['final_acc_2x']:.2f}" for r in rows))
 

@@ -75,10 +75,13 @@ def save_figure(fig, name: str, out_dir, data: dict, profile: str, started: floa
     out = resolve_path(out_dir)
     paths = [out/f'{name}.png', out/f'{name}.pdf', out/f'{name}.json']
     note = PROFILE_NOTES.get(profile)
-    if note: fig.text(0.5, 1.0, note, ha='center', va='bottom', color='crimson', fontsize=13, fontweight='bold')
-    for p in paths[:2]:
-        fmt = p.suffix[1:]
-        with atomic_path(p) as tmp: fig.savefig(tmp, format=fmt, dpi=150, bbox_inches='tight', metadata=_SAVE_METADATA[fmt])
+    stamp = fig.text(0.5, 1.0, note, ha='center', va='bottom', color='crimson', fontsize=13, fontweight='bold') if note else None
+    try:
+        for p in paths[:2]:
+            fmt = p.suffix[1:]
+            with atomic_path(p) as tmp: fig.savefig(tmp, format=fmt, dpi=150, bbox_inches='tight', metadata=_SAVE_METADATA[fmt])
+    finally:
+        if stamp: stamp.remove()  # the caller's figure is left as it was: saving it again stamps it once
     meta = dict(figure=name, profile=profile, profile_note=note, wall_time_s=None if started is None else round(time.time() - started, 2), **run_info())
     write_json(paths[2], dict(meta, **data))  # last: `make` uses the JSON as the figure's target
     return paths

@@ -24,7 +24,8 @@ from .io import atomic_path, resolve_path
 __all__ = ['REGIME_NAMES', 'TRACKING', 'PARAMS_DIR', 'RUNS_YAML', 'PAPER_MIXED_VS', 'COSTS', 'ANALYSIS_MODULES',
            'PAPER_RULE_SINCE', 'CONVERGENCE_JSON', 'FLOORS', 'as_list', 'grid_configs', 'backbone_defaults',
            'run_params', 'schedule_label', 'profile_files', 'figure_params', 'mean_ci', 'ci_table', 'compare',
-           'verdict', 'finding', 'run_latency', 'budget_curves', 'first_batches', 'cached_analysis', 'results_page']
+           'verdict', 'finding', 'run_latency', 'budget_curves', 'first_batches', 'cached_analysis', 'figure_jsons',
+           'results_page', 'compare_figures']
 
 # %% ../nbs/14_experiments.ipynb #af51e0e4
 def as_list(value, field: str, cast=str) -> list:
@@ -244,11 +245,17 @@ def _finding_line(f: dict, figure: str, stale: bool) -> str:
     ours = f"paper: {f['paper']} · ours, {ours}" if f.get('paper') else ours
     return f"- **{f['verdict']}** — {f['claim']} ({ours}{f['evidence']}; `{figure}`{' †' if stale else ''})"
 
+def figure_jsons(fig_dir) -> dict:
+    "figure name -> the JSON each figure in `fig_dir` wrote (not `convergence.json`), in name order."
+    fig_dir = resolve_path(fig_dir)
+    out = {p.stem: json.loads(p.read_text()) for p in sorted(fig_dir.glob('*.json')) if p.name != CONVERGENCE_JSON}
+    if not out: raise FileNotFoundError(f'fig_dir: no figure JSON in {fig_dir}; run `make figures` first')
+    return out
+
 def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
     "Markdown of every figure JSON in `fig_dir`: one table row per figure (outputs, params, headline, wall time) and the findings; written to `out` when given."
     fig_dir = resolve_path(fig_dir)
-    metas = [json.loads(p.read_text()) for p in sorted(fig_dir.glob('*.json')) if p.name != CONVERGENCE_JSON]
-    if not metas: raise FileNotFoundError(f'fig_dir: no figure JSON in {fig_dir}; run `make figures` first')
+    metas = list(figure_jsons(fig_dir).values())
     profiles = sorted({m.get('profile', '?') for m in metas})
     total = sum(m.get('wall_time_s') or 0 for m in metas)
     lines = [f'# {title}', '', f'Generated from the JSON next to each figure by `eearly.experiments.results_page`; do not edit by hand.',
@@ -286,3 +293,21 @@ def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
     if out is not None:
         with atomic_path(resolve_path(out)) as tmp: Path(tmp).write_text(text)
     return text
+
+# %% ../nbs/14_experiments.ipynb #ccc6bcd9
+def compare_figures(a_dir, b_dir) -> tuple[pd.DataFrame, pd.DataFrame]:
+    "(findings, headline) of the figures made in both folders: every claim in both with its two verdicts and effects (`flipped`), every numeric headline number with its `change` b − a, largest first."
+    a, b = figure_jsons(a_dir), figure_jsons(b_dir)
+    found, head = [], []
+    for name in sorted(a.keys() & b.keys()):
+        before = {f['claim']: f for f in a[name].get('findings') or []}
+        found += [dict(figure=name, claim=f['claim'], verdict_a=before[f['claim']]['verdict'], verdict_b=f['verdict'],
+                       effect_a=before[f['claim']].get('diff'), effect_b=f.get('diff'))
+                  for f in b[name].get('findings') or [] if f['claim'] in before]
+        ha, hb = a[name].get('headline') or {}, b[name].get('headline') or {}
+        number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+        head += [dict(figure=name, key=k, a=ha[k], b=hb[k], change=hb[k] - ha[k]) for k in ha if k in hb and number(ha[k]) and number(hb[k])]
+    found = pd.DataFrame(found, columns=['figure', 'claim', 'verdict_a', 'verdict_b', 'effect_a', 'effect_b'])
+    head = pd.DataFrame(head, columns=['figure', 'key', 'a', 'b', 'change'])
+    return (found.assign(flipped=found.verdict_a != found.verdict_b),
+            head.iloc[head.change.abs().argsort()[::-1]].reset_index(drop=True))

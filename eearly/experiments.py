@@ -22,10 +22,10 @@ from .io import atomic_path, resolve_path
 
 # %% auto #0
 __all__ = ['REGIME_NAMES', 'TRACKING', 'PARAMS_DIR', 'RUNS_YAML', 'PAPER_MIXED_VS', 'COSTS', 'ANALYSIS_MODULES',
-           'PAPER_RULE_SINCE', 'CONVERGENCE_JSON', 'FLOORS', 'as_list', 'grid_configs', 'backbone_defaults',
-           'run_params', 'schedule_label', 'profile_files', 'figure_params', 'mean_ci', 'ci_table', 'compare',
-           'verdict', 'finding', 'run_latency', 'budget_curves', 'first_batches', 'cached_analysis', 'figure_jsons',
-           'results_page', 'compare_figures']
+           'PAPER_RULE_SINCE', 'CONVERGENCE_JSON', 'FLOORS', 'REASONS_YAML', 'as_list', 'grid_configs',
+           'backbone_defaults', 'run_params', 'schedule_label', 'profile_files', 'figure_params', 'mean_ci', 'ci_table',
+           'compare', 'verdict', 'finding', 'run_latency', 'budget_curves', 'first_batches', 'cached_analysis',
+           'figure_jsons', 'results_page', 'compare_figures']
 
 # %% ../nbs/14_experiments.ipynb #af51e0e4
 def as_list(value, field: str, cast=str) -> list:
@@ -239,11 +239,25 @@ def _floor_lines(metas: list) -> list[str]:
     txt = '; '.join(f"{b} {r} {a:.2f} % (≥ {f:g}: {'met' if a >= f else f'missed by {f - a:.2f} pp'})" for b, r, a, f in rows)
     return [f"**Floors** (final exit, test set, mean over {len(m['seeds'])} seeds): {txt}.", '']
 
-def _finding_line(f: dict, figure: str, stale: bool) -> str:
-    "One finding on the results page: verdict, claim, the paper's direction (when recorded), our schedule and evidence."
+REASONS_YAML = 'reasons.yaml'  # <fig_dir>/reasons.yaml: figure -> claim -> why ours differs from the paper, written after reading the results
+
+def _reasons(fig_dir: Path, metas: list) -> dict:
+    "(figure, claim) -> the sentence `reasons.yaml` gives for it; a sentence for a claim no figure made fails, naming the claims there are."
+    f = fig_dir/REASONS_YAML
+    given = yaml.safe_load(f.read_text()) or {} if f.exists() else {}
+    claims = {m['figure']: [x['claim'] for x in m.get('findings') or []] for m in metas}
+    out = {}
+    for fig, why in given.items():
+        for claim, text in why.items():
+            if claim not in claims.get(fig, []): raise ValueError(f'{f}: no figure {fig!r} with the claim {claim!r}; its claims: {claims.get(fig, [])}')
+            out[fig, claim] = text
+    return out
+
+def _finding_line(f: dict, figure: str, stale: bool, why: str = None) -> str:
+    "One finding on the results page: verdict, claim, the paper's direction (when recorded), our schedule and evidence, and why ours differs (when written)."
     ours = f"{f['schedule']}: " if f.get('schedule') else ''
     ours = f"paper: {f['paper']} · ours, {ours}" if f.get('paper') else ours
-    return f"- **{f['verdict']}** — {f['claim']} ({ours}{f['evidence']}; `{figure}`{' †' if stale else ''})"
+    return f"- **{f['verdict']}** — {f['claim']} ({ours}{f['evidence']}; `{figure}`{' †' if stale else ''})" + (f' *Likely reason:* {why}' if why else '')
 
 def figure_jsons(fig_dir) -> dict:
     "figure name -> the JSON each figure in `fig_dir` wrote (not `convergence.json`), in name order."
@@ -285,9 +299,10 @@ def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
         lines.append(f"| {name}{' †' if _oracle_era(m) else ''} | `nbs/figs/{name}.ipynb` | {params} | {sched} | {outs} | {head} | {wall} |")
     lines += ['', '## Findings', '', 'Each claim of the paper tested here, with the verdict from 95 % confidence intervals over seeds '
               '(*holds*: the interval of the difference excludes 0 in the claimed direction; *reversed*: in the other; '
-              'otherwise *inconclusive*), next to what the paper reports for the claim and the schedule our runs trained under.', '']
-    found = [(m['figure'], f) for m in metas for f in m.get('findings') or []]
-    lines += [_finding_line(f, name, name in stale) for name, f in found] or ['- (no figure reported a finding)']
+              'otherwise *inconclusive*), next to what the paper reports for the claim and the schedule our runs trained under. '
+              f'Where ours differs from the paper, the likely reason is written in `{REASONS_YAML}` next to this page.', '']
+    found, why = [(m['figure'], f) for m in metas for f in m.get('findings') or []], _reasons(fig_dir, metas)
+    lines += [_finding_line(f, name, name in stale, why.get((name, f['claim']))) for name, f in found] or ['- (no figure reported a finding)']
     lines += ['', *[f'![{m["figure"]}]({m["figure"]}.png)' for m in metas], '']
     text = '\n'.join(lines)
     if out is not None:

@@ -229,23 +229,25 @@ def _convergence_lines(c: dict) -> list[str]:
 
 FLOORS = {'cnn': {'joint': 91.0, 'mixed': 91.0, 'disjoint': 90.5}, 'vit_mini': {r: 85.0 for r in REGIME_NAMES}}  # issue 12: final exit, %, default profile
 
-def _floor_lines(metas: list) -> list[str]:
-    "The results page's paragraph on the default profile's accuracy floors, from `fig_acc_vs_flops`'s mean final-exit accuracy per backbone and regime."
+def _floor_lines(metas: list, why: dict = None) -> list[str]:
+    "The results page's paragraph on the default profile's accuracy floors, from `fig_acc_vs_flops`'s mean final-exit accuracy per backbone and regime; `why[('floors', '<backbone> <regime>')]`: the reason of a shortfall."
     m = next((m for m in metas if m['figure'] == 'fig_acc_vs_flops' and m.get('profile') == 'default' and m.get('training_compute')), None)
     if m is None: return []
     rows = [(t['backbone'], t['regime'], t['final_acc_mean'], FLOORS[t['backbone']][t['regime']])
             for t in m['training_compute'] if t['regime'] in FLOORS.get(t['backbone'], {})]
     if not rows: return []
-    txt = '; '.join(f"{b} {r} {a:.2f} % (≥ {f:g}: {'met' if a >= f else f'missed by {f - a:.2f} pp'})" for b, r, a, f in rows)
+    why = why or {}
+    short = lambda b, r, a, f: f'missed by {f - a:.2f} pp' + (f": {why[('floors', f'{b} {r}')]}" if ('floors', f'{b} {r}') in why else '')
+    txt = '; '.join(f"{b} {r} {a:.2f} % (≥ {f:g}: {'met' if a >= f else short(b, r, a, f)})" for b, r, a, f in rows)
     return [f"**Floors** (final exit, test set, mean over {len(m['seeds'])} seeds): {txt}.", '']
 
-REASONS_YAML = 'reasons.yaml'  # <fig_dir>/reasons.yaml: figure -> claim -> why ours differs from the paper, written after reading the results
+REASONS_YAML = 'reasons.yaml'  # <fig_dir>/reasons.yaml: figure -> claim -> why ours differs from the paper, and floors -> '<backbone> <regime>' -> why it is missed; written after reading the results
 
 def _reasons(fig_dir: Path, metas: list) -> dict:
     "(figure, claim) -> the sentence `reasons.yaml` gives for it; a sentence for a claim no figure made fails, naming the claims there are."
     f = fig_dir/REASONS_YAML
     given = yaml.safe_load(f.read_text()) or {} if f.exists() else {}
-    claims = {m['figure']: [x['claim'] for x in m.get('findings') or []] for m in metas}
+    claims = {m['figure']: [x['claim'] for x in m.get('findings') or []] for m in metas} | {'floors': [f'{b} {r}' for b in FLOORS for r in FLOORS[b]]}
     out = {}
     for fig, why in given.items():
         for claim, text in why.items():
@@ -281,7 +283,8 @@ def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
     if notes := sorted({m['profile_note'] for m in metas if m.get('profile_note')}):  # e.g. the quick profile: not converged
         lines[1:1] = ['', *[f'**{n}.** These figures are a first look, not results to cite.' for n in notes]]
     if (conv := fig_dir/CONVERGENCE_JSON).exists(): lines[-2:-2] = _convergence_lines(json.loads(conv.read_text()))
-    lines[-2:-2] = _floor_lines(metas)
+    why = _reasons(fig_dir, metas)
+    lines[-2:-2] = _floor_lines(metas, why)
     if stale := [m['figure'] for m in metas if _oracle_era(m)]:
         lines[-2:-2] = [f"**† Stale: {', '.join(stale)}** were made by eearly < {PAPER_RULE_SINCE}: before GPF and ZTW were the "
                         "published methods, and when `test_sweep` took the most accurate threshold within each budget on the test set "
@@ -301,7 +304,7 @@ def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
               '(*holds*: the interval of the difference excludes 0 in the claimed direction; *reversed*: in the other; '
               'otherwise *inconclusive*), next to what the paper reports for the claim and the schedule our runs trained under. '
               f'Where ours differs from the paper, the likely reason is written in `{REASONS_YAML}` next to this page.', '']
-    found, why = [(m['figure'], f) for m in metas for f in m.get('findings') or []], _reasons(fig_dir, metas)
+    found = [(m['figure'], f) for m in metas for f in m.get('findings') or []]
     lines += [_finding_line(f, name, name in stale, why.get((name, f['claim']))) for name, f in found] or ['- (no figure reported a finding)']
     lines += ['', *[f'![{m["figure"]}]({m["figure"]}.png)' for m in metas], '']
     text = '\n'.join(lines)

@@ -261,6 +261,14 @@ def _finding_line(f: dict, figure: str, stale: bool, why: str = None) -> str:
     ours = f"paper: {f['paper']} · ours, {ours}" if f.get('paper') else ours
     return f"- **{f['verdict']}** — {f['claim']} ({ours}{f['evidence']}; `{figure}`{' †' if stale else ''})" + (f' *Likely reason:* {why}' if why else '')
 
+def _as_text(v) -> str: return ','.join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
+
+def _other_params(meta: dict) -> list[str]:
+    "'<key> <made with> (profile: <asked for>)' for each parameter a figure's JSON records otherwise than its profile's YAML (none without a YAML)."
+    try: want = figure_params(meta['figure'], meta.get('profile', ''))
+    except FileNotFoundError: return []
+    return [f'{k} {_as_text(meta[k])} (profile: {_as_text(v)})' for k, v in want.items() if k in meta and _as_text(meta[k]) != _as_text(v)]
+
 def figure_jsons(fig_dir) -> dict:
     "figure name -> the JSON each figure in `fig_dir` wrote (not `convergence.json`), in name order."
     fig_dir = resolve_path(fig_dir)
@@ -285,6 +293,9 @@ def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
     if (conv := fig_dir/CONVERGENCE_JSON).exists(): lines[-2:-2] = _convergence_lines(json.loads(conv.read_text()))
     why = _reasons(fig_dir, metas)
     lines[-2:-2] = _floor_lines(metas, why)
+    if other := {m['figure']: d for m in metas if (d := _other_params(m))}:
+        lines[-2:-2] = ['**‡ Made with other parameters than its profile asks for** (`params/<profile>/`), so not yet the profile\'s figure: '
+                        + '; '.join(f"{name}: {', '.join(d)}" for name, d in other.items()) + '.', '']
     if stale := [m['figure'] for m in metas if _oracle_era(m)]:
         lines[-2:-2] = [f"**† Stale: {', '.join(stale)}** were made by eearly < {PAPER_RULE_SINCE}: before GPF and ZTW were the "
                         "published methods, and when `test_sweep` took the most accurate threshold within each budget on the test set "
@@ -299,7 +310,7 @@ def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
                  if m.get('schedule') == 'converge' else f"equal epochs ({m['total_epochs']} per run)" if m.get('total_epochs')
                  else m.get('schedule') or '—')
         wall = '—' if m.get('wall_time_s') is None else f"{m['wall_time_s']:.0f} s"
-        lines.append(f"| {name}{' †' if _oracle_era(m) else ''} | `nbs/figs/{name}.ipynb` | {params} | {sched} | {outs} | {head} | {wall} |")
+        lines.append(f"| {name}{' †' if _oracle_era(m) else ''}{' ‡' if name in other else ''} | `nbs/figs/{name}.ipynb` | {params} | {sched} | {outs} | {head} | {wall} |")
     lines += ['', '## Findings', '', 'Each claim of the paper tested here, with the verdict from 95 % confidence intervals over seeds '
               '(*holds*: the interval of the difference excludes 0 in the claimed direction; *reversed*: in the other; '
               'otherwise *inconclusive*), next to what the paper reports for the claim and the schedule our runs trained under. '

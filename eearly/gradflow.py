@@ -43,7 +43,9 @@ def grad_contributions(model: MultiExit, x, y, weights=None, batched=True) -> pd
     k = model.n_exits
     w = torch.full((k,), 1 / k) if weights is None else torch.as_tensor(weights, dtype=torch.float32)
     if w.shape != (k,): raise ValueError(f'weights: need {k} values, one per exit, got {tuple(w.shape)}')
-    was, req = model.training, [p.requires_grad for p in model.parameters()]
+    # every module's own mode: a disjoint phase trains with the backbone in eval mode (BN frozen), and `model.train(was)`
+    # would put it back in train mode for the rest of the epoch
+    modes, req = [(mod, mod.training) for mod in model.modules()], [p.requires_grad for p in model.parameters()]
     bufs = [b.detach().clone() for b in model.buffers()]
     model.train()
     for p in model.parameters(): p.requires_grad_(True)  # measure even where a regime freezes the backbone
@@ -55,7 +57,7 @@ def grad_contributions(model: MultiExit, x, y, weights=None, batched=True) -> pd
         with torch.no_grad():
             for b, saved in zip(model.buffers(), bufs): b.copy_(saved)
         for p, r in zip(model.parameters(), req): p.requires_grad_(r)
-        model.train(was)
+        for mod, was in modes: mod.training = was
     rows, i = [], 0
     for name, ps in blocks:
         g = torch.cat([grads[j].reshape(k, -1) for j in range(i, i + len(ps))], 1).double()  # (K, P_b)

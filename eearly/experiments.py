@@ -267,7 +267,8 @@ def _other_params(meta: dict) -> list[str]:
     "'<key> <made with> (profile: <asked for>)' for each parameter a figure's JSON records otherwise than its profile's YAML (none without a YAML)."
     try: want = figure_params(meta['figure'], meta.get('profile', ''))
     except FileNotFoundError: return []
-    return [f'{k} {_as_text(meta[k])} (profile: {_as_text(v)})' for k, v in want.items() if k in meta and _as_text(meta[k]) != _as_text(v)]
+    plain = lambda v: not isinstance(v, dict) and not (isinstance(v, (list, tuple)) and any(isinstance(x, (dict, list)) for x in v))  # parsed cells etc. are not the YAML's text
+    return [f'{k} {_as_text(meta[k])} (profile: {_as_text(v)})' for k, v in want.items() if k in meta and plain(meta[k]) and _as_text(meta[k]) != _as_text(v)]
 
 def figure_jsons(fig_dir) -> dict:
     "figure name -> the JSON each figure in `fig_dir` wrote (not `convergence.json`), in name order."

@@ -328,6 +328,7 @@ def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
 def compare_figures(a_dir, b_dir) -> tuple[pd.DataFrame, pd.DataFrame]:
     "(findings, headline) of the figures made in both folders: every claim in both with its two verdicts and effects (`flipped`), every numeric headline number with its `change` b − a, largest first."
     a, b = figure_jsons(a_dir), figure_jsons(b_dir)
+    number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
     found, head = [], []
     for name in sorted(a.keys() & b.keys()):
         before = {f['claim']: f for f in a[name].get('findings') or []}
@@ -335,7 +336,6 @@ def compare_figures(a_dir, b_dir) -> tuple[pd.DataFrame, pd.DataFrame]:
                        effect_a=before[f['claim']].get('diff'), effect_b=f.get('diff'))
                   for f in b[name].get('findings') or [] if f['claim'] in before]
         ha, hb = a[name].get('headline') or {}, b[name].get('headline') or {}
-        number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
         head += [dict(figure=name, key=k, a=ha[k], b=hb[k], change=hb[k] - ha[k]) for k in ha if k in hb and number(ha[k]) and number(hb[k])]
     found = pd.DataFrame(found, columns=['figure', 'claim', 'verdict_a', 'verdict_b', 'effect_a', 'effect_b'])
     head = pd.DataFrame(head, columns=['figure', 'key', 'a', 'b', 'change'])

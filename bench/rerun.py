@@ -7,7 +7,9 @@ committed ones (`eearly.experiments.compare_figures`). A plain script, not a tes
 
 `--figures` makes only those figures (default: every figure of the profile); when the full profile costs too much, pick
 the figures whose verdicts sit closest to their CI boundary. The fresh run cache is `--results` (default: a new folder
-under build/), so nothing is read from `results/`. Goal (issue 12): no verdict flips. The summary names the largest
+under build/), so nothing is read from `results/`. Pick a thread count the committed runs were not trained with: the
+runs behind the committed default figures (2026-11-29) were trained on two 1-thread workers, so rerun those with
+`--threads 2` (a run's metrics do not record its thread count). Goal (issue 12): no verdict flips. The summary names the largest
 change of a headline number, the largest change of a finding's measured effect, and every flipped verdict.
 """
 from __future__ import annotations

@@ -22,7 +22,7 @@ from .io import atomic_path, resolve_path
 
 # %% auto #0
 __all__ = ['REGIME_NAMES', 'TRACKING', 'PARAMS_DIR', 'RUNS_YAML', 'PAPER_MIXED_VS', 'COSTS', 'ANALYSIS_MODULES',
-           'PAPER_RULE_SINCE', 'CONVERGENCE_JSON', 'FLOORS', 'REASONS_YAML', 'as_list', 'grid_configs',
+           'PAPER_RULE_SINCE', 'CONVERGENCE_JSON', 'RERUN_JSON', 'FLOORS', 'REASONS_YAML', 'as_list', 'grid_configs',
            'backbone_defaults', 'run_params', 'schedule_label', 'profile_files', 'figure_params', 'mean_ci', 'ci_table',
            'compare', 'verdict', 'finding', 'run_latency', 'budget_curves', 'first_batches', 'cached_analysis',
            'figure_jsons', 'results_page', 'compare_figures']
@@ -227,6 +227,15 @@ def _convergence_lines(c: dict) -> list[str]:
     return [f"**Convergence gap** (`bench/convergence.py`, seed {c['seed']}, epoch cap {c['max_epochs'][0]} vs {c['max_epochs'][1]} per "
             f"phase): largest final-exit gain **{c['max_gain_pp']:+.2f} pp** (goal ≤ {c['goal_pp']} pp: {'met' if c['met'] else 'missed'}). {rows}.", '']
 
+RERUN_JSON = 'rerun.json'  # `bench/rerun.py --out <fig_dir>/rerun.json`: the verdicts that flipped when the figures were made again with another thread count
+
+def _rerun_lines(r: dict) -> list[str]:
+    "The results page's paragraph on `bench/rerun.py`'s check: the figures made again, the verdicts that flipped, the largest change of a headline number."
+    top = r.get('max_headline_change')
+    top = f"; largest change of a headline number {top['change']:+.4g} ({top['figure']}: {top['key']})" if top else ''
+    return [f"**Rerun check** (`bench/rerun.py`, `BENCHMARKS.md`): the {r['n_findings']} findings of {', '.join(r['figures'])}, made again from an empty run "
+            f"cache with {r['threads']} torch thread(s): **{len(r['flipped'])} of {r['n_findings']} verdicts flipped**{top}. Each flipped finding says so below.", '']
+
 FLOORS = {'cnn': {'joint': 91.0, 'mixed': 91.0, 'disjoint': 90.5}, 'vit_mini': {r: 85.0 for r in REGIME_NAMES}}  # issue 12: final exit, %, default profile
 
 def _floor_lines(metas: list, why: dict = None) -> list[str]:
@@ -255,11 +264,11 @@ def _reasons(fig_dir: Path, metas: list) -> dict:
             out[fig, claim] = text
     return out
 
-def _finding_line(f: dict, figure: str, stale: bool, why: str = None) -> str:
+def _finding_line(f: dict, figure: str, stale: bool, why: str = None, rerun: str = None) -> str:
     "One finding on the results page: verdict, claim, the paper's direction (when recorded), our schedule and evidence, and why ours differs (when written)."
     ours = f"{f['schedule']}: " if f.get('schedule') else ''
     ours = f"paper: {f['paper']} · ours, {ours}" if f.get('paper') else ours
-    return f"- **{f['verdict']}** — {f['claim']} ({ours}{f['evidence']}; `{figure}`{' †' if stale else ''})" + (f' *Likely reason:* {why}' if why else '')
+    return f"- **{f['verdict']}** — {f['claim']} ({ours}{f['evidence']}; `{figure}`{' †' if stale else ''})" + (f' *Likely reason:* {why}' if why else '') + (f' **Flips in the rerun:** {rerun}.' if rerun else '')
 
 def _as_text(v) -> str: return ','.join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
 
@@ -273,7 +282,7 @@ def _other_params(meta: dict) -> list[str]:
 def figure_jsons(fig_dir) -> dict:
     "figure name -> the JSON each figure in `fig_dir` wrote (not `convergence.json`), in name order."
     fig_dir = resolve_path(fig_dir)
-    out = {p.stem: json.loads(p.read_text()) for p in sorted(fig_dir.glob('*.json')) if p.name != CONVERGENCE_JSON}
+    out = {p.stem: json.loads(p.read_text()) for p in sorted(fig_dir.glob('*.json')) if p.name not in (CONVERGENCE_JSON, RERUN_JSON)}
     if not out: raise FileNotFoundError(f'fig_dir: no figure JSON in {fig_dir}; run `make figures` first')
     return out
 
@@ -292,6 +301,9 @@ def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
     if notes := sorted({m['profile_note'] for m in metas if m.get('profile_note')}):  # e.g. the quick profile: not converged
         lines[1:1] = ['', *[f'**{n}.** These figures are a first look, not results to cite.' for n in notes]]
     if (conv := fig_dir/CONVERGENCE_JSON).exists(): lines[-2:-2] = _convergence_lines(json.loads(conv.read_text()))
+    rerun = json.loads((fig_dir/RERUN_JSON).read_text()) if (fig_dir/RERUN_JSON).exists() else None
+    if rerun: lines[-2:-2] = _rerun_lines(rerun)
+    flips = {(f['figure'], f['claim']): f"{f['verdict_b']} with {rerun['threads']} torch thread(s), effect {f['effect_b']:+.4g}" for f in rerun['flipped']} if rerun else {}
     why = _reasons(fig_dir, metas)
     lines[-2:-2] = _floor_lines(metas, why)
     if other := {m['figure']: d for m in metas if (d := _other_params(m))}:
@@ -317,7 +329,7 @@ def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
               'otherwise *inconclusive*), next to what the paper reports for the claim and the schedule our runs trained under. '
               f'Where ours differs from the paper, the likely reason is written in `{REASONS_YAML}` next to this page.', '']
     found = [(m['figure'], f) for m in metas for f in m.get('findings') or []]
-    lines += [_finding_line(f, name, name in stale, why.get((name, f['claim']))) for name, f in found] or ['- (no figure reported a finding)']
+    lines += [_finding_line(f, name, name in stale, why.get((name, f['claim'])), flips.get((name, f['claim']))) for name, f in found] or ['- (no figure reported a finding)']
     lines += ['', *[f'![{m["figure"]}]({m["figure"]}.png)' for m in metas], '']
     text = '\n'.join(lines)
     if out is not None:

@@ -236,6 +236,11 @@ def _rerun_lines(r: dict) -> list[str]:
     return [f"**Rerun check** (`bench/rerun.py`, `BENCHMARKS.md`): the {r['n_findings']} findings of {', '.join(r['figures'])}, made again from an empty run "
             f"cache with {r['threads']} torch thread(s): **{len(r['flipped'])} of {r['n_findings']} verdicts flipped**{top}. Each flipped finding says so below.", '']
 
+def _rerun_flip(rerun: dict, figure: str, f: dict) -> str:
+    "What the rerun check found for the finding `f` of `figure` when its verdict flipped; None when it did not, or when `f` no longer has the verdict the rerun was compared with."
+    r = next((r for r in (rerun or {}).get('flipped', []) if (r['figure'], r['claim']) == (figure, f['claim'])), None)
+    return f"{r['verdict_b']} with {rerun['threads']} torch thread(s), effect {r['effect_b']:+.4g}" if r and r['verdict_a'] == f['verdict'] else None
+
 FLOORS = {'cnn': {'joint': 91.0, 'mixed': 91.0, 'disjoint': 90.5}, 'vit_mini': {r: 85.0 for r in REGIME_NAMES}}  # issue 12: final exit, %, default profile
 
 def _floor_lines(metas: list, why: dict = None) -> list[str]:
@@ -265,7 +270,7 @@ def _reasons(fig_dir: Path, metas: list) -> dict:
     return out
 
 def _finding_line(f: dict, figure: str, stale: bool, why: str = None, rerun: str = None) -> str:
-    "One finding on the results page: verdict, claim, the paper's direction (when recorded), our schedule and evidence, and why ours differs (when written)."
+    "One finding on the results page: verdict, claim, the paper's direction (when recorded), our schedule and evidence, why ours differs (when written) and what the rerun check found (when it flipped)."
     ours = f"{f['schedule']}: " if f.get('schedule') else ''
     ours = f"paper: {f['paper']} · ours, {ours}" if f.get('paper') else ours
     return f"- **{f['verdict']}** — {f['claim']} ({ours}{f['evidence']}; `{figure}`{' †' if stale else ''})" + (f' *Likely reason:* {why}' if why else '') + (f' **Flips in the rerun:** {rerun}.' if rerun else '')
@@ -280,7 +285,7 @@ def _other_params(meta: dict) -> list[str]:
     return [f'{k} {_as_text(meta[k])} (profile: {_as_text(v)})' for k, v in want.items() if k in meta and plain(meta[k]) and _as_text(meta[k]) != _as_text(v)]
 
 def figure_jsons(fig_dir) -> dict:
-    "figure name -> the JSON each figure in `fig_dir` wrote (not `convergence.json`), in name order."
+    "figure name -> the JSON each figure in `fig_dir` wrote (not `convergence.json` or `rerun.json`), in name order."
     fig_dir = resolve_path(fig_dir)
     out = {p.stem: json.loads(p.read_text()) for p in sorted(fig_dir.glob('*.json')) if p.name not in (CONVERGENCE_JSON, RERUN_JSON)}
     if not out: raise FileNotFoundError(f'fig_dir: no figure JSON in {fig_dir}; run `make figures` first')
@@ -303,7 +308,6 @@ def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
     if (conv := fig_dir/CONVERGENCE_JSON).exists(): lines[-2:-2] = _convergence_lines(json.loads(conv.read_text()))
     rerun = json.loads((fig_dir/RERUN_JSON).read_text()) if (fig_dir/RERUN_JSON).exists() else None
     if rerun: lines[-2:-2] = _rerun_lines(rerun)
-    flips = {(f['figure'], f['claim']): f"{f['verdict_b']} with {rerun['threads']} torch thread(s), effect {f['effect_b']:+.4g}" for f in rerun['flipped']} if rerun else {}
     why = _reasons(fig_dir, metas)
     lines[-2:-2] = _floor_lines(metas, why)
     if other := {m['figure']: d for m in metas if (d := _other_params(m))}:
@@ -329,7 +333,7 @@ def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
               'otherwise *inconclusive*), next to what the paper reports for the claim and the schedule our runs trained under. '
               f'Where ours differs from the paper, the likely reason is written in `{REASONS_YAML}` next to this page.', '']
     found = [(m['figure'], f) for m in metas for f in m.get('findings') or []]
-    lines += [_finding_line(f, name, name in stale, why.get((name, f['claim'])), flips.get((name, f['claim']))) for name, f in found] or ['- (no figure reported a finding)']
+    lines += [_finding_line(f, name, name in stale, why.get((name, f['claim'])), _rerun_flip(rerun, name, f)) for name, f in found] or ['- (no figure reported a finding)']
     lines += ['', *[f'![{m["figure"]}]({m["figure"]}.png)' for m in metas], '']
     text = '\n'.join(lines)
     if out is not None:

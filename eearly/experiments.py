@@ -231,8 +231,8 @@ RERUN_JSON = 'rerun.json'  # `bench/rerun.py --out <fig_dir>/rerun.json`: the ve
 
 def _rerun_lines(r: dict) -> list[str]:
     "The results page's paragraph on `bench/rerun.py`'s check: the figures made again, the verdicts that flipped, the largest change of a headline number."
-    top = r.get('max_headline_change')
-    top = f"; largest change of a headline number {top['change']:+.4g} ({top['figure']}: {top['key']})" if top else ''
+    big = r.get('max_headline_change')
+    top = f"; largest change of a headline number {big['change']:+.4g} ({big['figure']}: {big['key']})" if big else ''
     return [f"**Rerun check** (`bench/rerun.py`, `BENCHMARKS.md`): the {r['n_findings']} findings of {', '.join(r['figures'])}, made again from an empty run "
             f"cache with {r['threads']} torch thread(s): **{len(r['flipped'])} of {r['n_findings']} verdicts flipped**{top}. Each flipped finding says so below.", '']
 

@@ -273,7 +273,7 @@ def _finding_line(f: dict, figure: str, stale: bool, why: str = None, rerun: str
     "One finding on the results page: verdict, claim, the paper's direction (when recorded), our schedule and evidence, why ours differs (when written) and what the rerun check found (when it flipped)."
     ours = f"{f['schedule']}: " if f.get('schedule') else ''
     ours = f"paper: {f['paper']} · ours, {ours}" if f.get('paper') else ours
-    return f"- **{f['verdict']}** — {f['claim']} ({ours}{f['evidence']}; `{figure}`{' †' if stale else ''})" + (f' *Likely reason:* {why}' if why else '') + (f' **Flips in the rerun:** {rerun}.' if rerun else '')
+    return f"- **{f['verdict']}** — {f['claim']} ({ours}{f['evidence']}; `{figure}`{' †' if stale else ''})" + (f' **Flips in the rerun:** {rerun}.' if rerun else '') + (f' *Likely reason:* {why}' if why else '')
 
 def _as_text(v) -> str: return ','.join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
 

@@ -21,7 +21,7 @@ from .regimes import Phase
 from .io import atomic_path, resolve_path
 
 # %% auto #0
-__all__ = ['REGIME_NAMES', 'TRACKING', 'PARAMS_DIR', 'RUNS_YAML', 'PAPER_MIXED_VS', 'COSTS', 'ANALYSIS_MODULES',
+__all__ = ['REGIME_NAMES', 'TRACKING', 'PARAMS_DIR', 'RUNS_YAML', 'MIN_EFFECT', 'PAPER_MIXED_VS', 'COSTS', 'ANALYSIS_MODULES',
            'PAPER_RULE_SINCE', 'CONVERGENCE_JSON', 'RERUN_JSON', 'FLOORS', 'REASONS_YAML', 'as_list', 'grid_configs',
            'backbone_defaults', 'run_params', 'schedule_label', 'profile_files', 'figure_params', 'mean_ci', 'ci_table',
            'compare', 'verdict', 'finding', 'run_latency', 'budget_curves', 'first_batches', 'cached_analysis',
@@ -124,11 +124,15 @@ def compare(a, b, conf: float = 0.95) -> dict:
     lo, hi = r.confidence_interval(conf)
     return dict(diff=diff, low=float(lo), high=float(hi), p=float(r.pvalue))
 
-def verdict(cmp: dict, expect: str = '>') -> str:
-    "'holds' when the interval of the difference lies on the `expect`ed side of 0, 'reversed' on the other, else 'inconclusive'."
+MIN_EFFECT = {'%': 0.5}  # per unit of the compared values; see "Statistics over seeds" for why. Other units: 0.
+def _min_effect_text() -> str: return ', '.join(f"{d:g} {'pp' if u == '%' else u} for values in {u}" for u, d in MIN_EFFECT.items())
+
+def verdict(cmp: dict, expect: str = '>', min_effect: float = 0.0) -> str:
+    "'holds' when the interval of the difference lies beyond `min_effect` on the `expect`ed side of 0, 'reversed' beyond it on the other, else 'inconclusive'."
     if expect not in ('>', '<'): raise ValueError(f"expect: must be '>' or '<', got {expect!r}")
+    if not min_effect >= 0: raise ValueError(f'min_effect: must be a number ≥ 0, got {min_effect!r}')
     lo, hi = (cmp['low'], cmp['high']) if expect == '>' else (-cmp['high'], -cmp['low'])
-    return 'holds' if lo > 0 else 'reversed' if hi < 0 else 'inconclusive'
+    return 'holds' if lo > min_effect else 'reversed' if hi < -min_effect else 'inconclusive'
 
 # %% ../nbs/14_experiments.ipynb #f1a9c0e0
 PAPER_MIXED_VS = {  # what the paper reports for "mixed beats <other>" (v2 Table 1, `../shared/notes/paper.md`)
@@ -137,17 +141,18 @@ PAPER_MIXED_VS = {  # what the paper reports for "mixed beats <other>" (v2 Table
 
 def finding(claim: str, a, b, expect: str = '>', what: str = '', unit: str = '', paper: str = '', schedule: str = '',
             fmt: str = '.4g') -> dict:
-    "One tested claim from per-seed values `a`, `b` of its two sides: verdict, evidence, the paper's direction and our schedule."
+    "One tested claim from per-seed values `a`, `b` of its two sides: verdict (against the unit's `MIN_EFFECT`), evidence, the paper's direction and our schedule."
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     u, du = (f' {unit}' if unit else ''), (' pp' if unit == '%' else f' {unit}' if unit else '')  # a difference of % is in points
     means = f'{what + ": " if what else ""}{np.nanmean(a):{fmt}} vs {np.nanmean(b):{fmt}}{u}' if a.size and b.size else what or 'no values'
-    out = dict(claim=claim, paper=paper, schedule=schedule)
+    delta = MIN_EFFECT.get(unit, 0.0)
+    out = dict(claim=claim, paper=paper, schedule=schedule, min_effect=delta)
     if a.size < 2 or b.size < 2 or np.isnan(a).any() or np.isnan(b).any():
         return out | dict(verdict='inconclusive', evidence=f'{means}; fewer than two seeds on a side: no interval', diff=None, low=None, high=None)
     c = compare(a, b)
-    return out | dict(verdict=verdict(c, expect), diff=c['diff'], low=c['low'], high=c['high'],
+    return out | dict(verdict=verdict(c, expect, delta), diff=c['diff'], low=c['low'], high=c['high'],
                       evidence=f"{means} (means over {a.size} and {b.size} seeds), difference {c['diff']:+{fmt}}{du}, "
-                               f"95 % CI [{c['low']:+{fmt}}, {c['high']:+{fmt}}]")
+                               f"95 % CI [{c['low']:+{fmt}}, {c['high']:+{fmt}}]" + (f', minimum effect {delta:g}{du}' if delta else ''))
 
 # %% ../nbs/14_experiments.ipynb #85721f94
 @functools.lru_cache(maxsize=None)
@@ -329,8 +334,10 @@ def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
         wall = '—' if m.get('wall_time_s') is None else f"{m['wall_time_s']:.0f} s"
         lines.append(f"| {name}{' †' if _oracle_era(m) else ''}{' ‡' if name in other else ''} | `nbs/figs/{name}.ipynb` | {params} | {sched} | {outs} | {head} | {wall} |")
     lines += ['', '## Findings', '', 'Each claim of the paper tested here, with the verdict from 95 % confidence intervals over seeds '
-              '(*holds*: the interval of the difference excludes 0 in the claimed direction; *reversed*: in the other; '
-              'otherwise *inconclusive*), next to what the paper reports for the claim and the schedule our runs trained under. '
+              '(*holds*: the interval of the difference lies beyond the minimum effect in the claimed direction; *reversed*: in the other; '
+              f"otherwise *inconclusive*; minimum effect: {_min_effect_text()}, 0 for other units, "
+              'as `MIN_EFFECT` states and explains; a finding without a stated minimum effect was tested against 0), '
+              'next to what the paper reports for the claim and the schedule our runs trained under. '
               f'Where ours differs from the paper, the likely reason is written in `{REASONS_YAML}` next to this page.', '']
     found = [(m['figure'], f) for m in metas for f in m.get('findings') or []]
     lines += [_finding_line(f, name, name in stale, why.get((name, f['claim'])), _rerun_flip(rerun, name, f)) for name, f in found] or ['- (no figure reported a finding)']

@@ -24,8 +24,8 @@ from .io import atomic_path, resolve_path
 __all__ = ['REGIME_NAMES', 'TRACKING', 'PARAMS_DIR', 'RUNS_YAML', 'MIN_EFFECT', 'PAPER_MIXED_VS', 'COSTS', 'ANALYSIS_MODULES',
            'PAPER_RULE_SINCE', 'CONVERGENCE_JSON', 'RERUN_JSON', 'FLOORS', 'REASONS_YAML', 'as_list', 'grid_configs',
            'backbone_defaults', 'run_params', 'schedule_label', 'profile_files', 'figure_params', 'mean_ci', 'ci_table',
-           'compare', 'verdict', 'finding', 'run_latency', 'budget_curves', 'first_batches', 'cached_analysis',
-           'figure_jsons', 'results_page', 'compare_figures']
+           't_errorbar', 'compare', 'verdict', 'finding', 'run_latency', 'budget_curves', 'first_batches',
+           'cached_analysis', 'figure_jsons', 'results_page', 'compare_figures']
 
 # %% ../nbs/14_experiments.ipynb #af51e0e4
 def as_list(value, field: str, cast=str) -> list:
@@ -112,6 +112,11 @@ def ci_table(df: pd.DataFrame, by, metrics, conf: float = 0.95) -> pd.DataFrame:
     half = stats.t.ppf(0.5 + conf / 2, t.n - 1) / np.sqrt(t.n)  # NaN for a group of one
     for m in metrics: t[f'{m}_ci'] = t[f'{m}_std'] * half
     return t
+
+def t_errorbar(values) -> tuple[float, float]:
+    "`mean_ci`'s interval as (low, high), for seaborn's `errorbar=`: its own ('ci', 95) bootstraps with a random seed, so bars would differ between reruns and from the intervals the findings use; a single value gets no bar."
+    m, h = mean_ci(values)
+    return (m, m) if math.isnan(h) else (m - h, m + h)
 
 # %% ../nbs/14_experiments.ipynb #0ba315ce
 def compare(a, b, conf: float = 0.95) -> dict:

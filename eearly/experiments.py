@@ -13,7 +13,7 @@ import pandas as pd
 import yaml
 from packaging.version import Version
 from scipy import stats
-from .runs import RunConfig, build, code_version, load_run, run_dir, run_many
+from .runs import RunConfig, build, code_version, load_run, run, run_dir, run_many
 from .flops import latency_table
 from .evaluate import budget_accuracy, budget_table
 from .methods import as_method, prepare
@@ -25,7 +25,7 @@ __all__ = ['REGIME_NAMES', 'TRACKING', 'PARAMS_DIR', 'RUNS_YAML', 'MIN_EFFECT', 
            'PAPER_RULE_SINCE', 'CONVERGENCE_JSON', 'RERUN_JSON', 'FLOORS', 'REASONS_YAML', 'as_list', 'grid_configs',
            'backbone_defaults', 'run_params', 'schedule_label', 'profile_files', 'figure_params', 'mean_ci', 'ci_table',
            't_errorbar', 'compare', 'verdict', 'finding', 'run_latency', 'budget_curves', 'first_batches',
-           'cached_analysis', 'figure_jsons', 'results_page', 'compare_figures']
+           'cached_analysis', 'cap_hits', 'figure_jsons', 'results_page', 'compare_figures']
 
 # %% ../nbs/14_experiments.ipynb #af51e0e4
 def as_list(value, field: str, cast=str) -> list:
@@ -218,6 +218,12 @@ def cached_analysis(cfg: RunConfig, name: str, params: dict, compute, results_di
     with atomic_path(f) as tmp: torch.save(out, tmp)
     return out
 
+# %% ../nbs/14_experiments.ipynb #72e4da3a
+def cap_hits(cfgs, results_dir=None) -> list[dict]:
+    "The phases of the runs `cfgs` (trained if not cached) that stopped at their epoch cap under schedule='converge' instead of at a validation plateau: run, phase (1-based), epochs, best epoch (1-based)."
+    return [dict(run=run_dir(c, results_dir).name, phase=p['phase'] + 1, epochs=p['epochs_run'], best_epoch=p['best_epoch'] + 1)
+            for c in cfgs if c.schedule == 'converge' for p in run(c, results_dir)['phases'] if p['epochs_run'] >= c.max_epochs]
+
 # %% ../nbs/14_experiments.ipynb #b75c0bf9
 def _fmt(v) -> str:
     if isinstance(v, float): return f'{v:.4g}'
@@ -264,6 +270,14 @@ def _floor_lines(metas: list, why: dict = None) -> list[str]:
     short = lambda b, r, a, f: f'missed by {f - a:.2f} pp' + (f": {why[('floors', f'{b} {r}')]}" if ('floors', f'{b} {r}') in why else '')
     txt = '; '.join(f"{b} {r} {a:.2f} % (≥ {f:g}: {'met' if a >= f else short(b, r, a, f)})" for b, r, a, f in rows)
     return [f"**Floors** (final exit, test set, mean over {len(m['seeds'])} seeds): {txt}.", '']
+
+def _cap_lines(metas: list) -> list[str]:
+    "The results page's paragraph on the phases that stopped at their epoch cap, from the `cap_hits` of the figures that record them."
+    if not (checked := [m['figure'] for m in metas if 'cap_hits' in m]): return []
+    hits = {(h['run'], h['phase']): h for m in metas for h in m.get('cap_hits') or []}.values()  # figures share runs
+    what = '; '.join(f"{h['run']} phase {h['phase']}: {h['epochs']} epochs, best validation accuracy at epoch {h['best_epoch']}" for h in hits)
+    return [f"**Epoch cap** (the converge runs of {', '.join(checked)}): " + (f'{len(hits)} phase(s) stopped at the cap, not at a validation plateau, '
+            f'so they may be under-trained: {what}.' if hits else 'every phase stopped at its validation plateau.'), '']
 
 REASONS_YAML = 'reasons.yaml'  # <fig_dir>/reasons.yaml: figure -> claim -> why ours differs from the paper, and floors -> '<backbone> <regime>' -> why it is missed; written after reading the results
 
@@ -319,7 +333,7 @@ def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
     rerun = json.loads((fig_dir/RERUN_JSON).read_text()) if (fig_dir/RERUN_JSON).exists() else None
     if rerun: lines[-2:-2] = _rerun_lines(rerun)
     why = _reasons(fig_dir, metas)
-    lines[-2:-2] = _floor_lines(metas, why)
+    lines[-2:-2] = _floor_lines(metas, why) + _cap_lines(metas)
     if other := {m['figure']: d for m in metas if (d := _other_params(m))}:
         lines[-2:-2] = ['**‡ Made with other parameters than its profile asks for** (`params/<profile>/`), so not yet the profile\'s figure: '
                         + '; '.join(f"{name}: {', '.join(d)}" for name, d in other.items()) + '.', '']

@@ -130,6 +130,7 @@ def compare(a, b, conf: float = 0.95) -> dict:
     return dict(diff=diff, low=float(lo), high=float(hi), p=float(r.pvalue))
 
 MIN_EFFECT = {'%': 0.5}  # per unit of the compared values; see "Statistics over seeds" for why. Other units: 0.
+
 def _min_effect_text() -> str: return ', '.join(f"{d:g} {'pp' if u == '%' else u} for values in {u}" for u, d in MIN_EFFECT.items())
 
 def verdict(cmp: dict, expect: str = '>', min_effect: float = 0.0) -> str:

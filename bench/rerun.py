@@ -7,8 +7,9 @@ committed ones (`eearly.experiments.compare_figures`). A plain script, not a tes
                                     [--compare-only] [--out paper_figures/rerun.json]
 
 `--figures` makes only those figures (default: every figure of the profile); when the full profile costs too much, pick
-the figures whose verdicts sit closest to their CI boundary. The fresh run cache is `--results` (default: a new folder
-under build/), so nothing is read from `results/`. Pick a thread count the committed runs were not trained with: the
+the figures whose verdicts sit closest to their CI boundary: `--closest K` makes the figures of the K findings of
+`--against` nearest to a verdict boundary (`eearly.experiments.closest_findings`; it prints them first). The fresh run
+cache is `--results` (default: a new folder under build/), so nothing is read from `results/`. Pick a thread count the committed runs were not trained with: the
 runs behind the committed default figures (2026-11-29) were trained on two 1-thread workers, so rerun those with
 `--threads 2` (a run's metrics do not record its thread count). `--compare-only` makes nothing and compares the figures
 already in `--figdir` (a rerun that was stopped, or figures made there by hand with papermill). `--out` writes the JSON;
@@ -18,7 +19,7 @@ change of a headline number, the largest change of a finding's measured effect, 
 from __future__ import annotations
 import argparse, json, os, subprocess, sys, tempfile, time
 from pathlib import Path
-from eearly.experiments import compare_figures
+from eearly.experiments import closest_findings, compare_figures
 from eearly.io import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,10 +33,17 @@ def main():
     ap.add_argument('--against', default='paper_figures', help='the folder of the figures to compare with')
     ap.add_argument('--figdir', default=None, help='where the rerun figures go (default: build/rerun-<profile>-<threads>t)')
     ap.add_argument('--results', default=None, help='the rerun\'s run cache (default: a new folder under build/)')
+    ap.add_argument('--closest', type=int, default=None, help='make the figures of the K findings nearest to a verdict boundary')
     ap.add_argument('--compare-only', action='store_true', help='make nothing: compare the figures already in --figdir')
     ap.add_argument('--out', default=None, help='also write the JSON here (e.g. paper_figures/rerun.json: the results page shows it)')
     args = ap.parse_args()
     if args.threads < 1: sys.exit(f'--threads: must be ≥ 1, got {args.threads}')
+    if args.closest is not None:
+        if args.figures: sys.exit('--closest: picks the figures itself; give it or --figures, not both')
+        if args.closest < 1: sys.exit(f'--closest: must be ≥ 1, got {args.closest}')
+        near = closest_findings(ROOT/args.against).head(args.closest)
+        print(near.to_string(), file=sys.stderr)
+        args.figures = list(dict.fromkeys(near.figure))
     figdir = args.figdir or f'build/rerun-{args.profile}-{args.threads}t'
     (ROOT/'build').mkdir(exist_ok=True)
     results, wall = args.results, None

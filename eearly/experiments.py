@@ -25,7 +25,8 @@ __all__ = ['REGIME_NAMES', 'TRACKING', 'PARAMS_DIR', 'RUNS_YAML', 'MIN_EFFECT', 
            'PAPER_RULE_SINCE', 'CONVERGENCE_JSON', 'RERUN_JSON', 'FLOORS', 'REASONS_YAML', 'as_list', 'grid_configs',
            'backbone_defaults', 'run_params', 'schedule_label', 'profile_files', 'figure_params', 'mean_ci', 'ci_table',
            't_errorbar', 'compare', 'verdict', 'finding', 'run_latency', 'budget_curves', 'first_batches',
-           'cached_analysis', 'cap_hits', 'figure_jsons', 'results_page', 'compare_figures']
+           'cached_analysis', 'cap_hits', 'figure_jsons', 'results_page', 'compare_figures', 'boundary_margin',
+           'closest_findings']
 
 # %% ../nbs/14_experiments.ipynb #af51e0e4
 def as_list(value, field: str, cast=str) -> list:
@@ -384,3 +385,16 @@ def compare_figures(a_dir, b_dir) -> tuple[pd.DataFrame, pd.DataFrame]:
     head = pd.DataFrame(head, columns=['figure', 'key', 'a', 'b', 'change'])
     return (found.assign(flipped=found.verdict_a != found.verdict_b),
             head.iloc[head.change.abs().argsort()[::-1]].reset_index(drop=True))
+
+# %% ../nbs/14_experiments.ipynb #cc6c28b5
+def boundary_margin(f: dict) -> float:
+    "How far a finding's interval sits from the nearer verdict boundary (low end at +min_effect, high end at −min_effect), in half-widths of the interval; NaN without an interval."
+    if f.get('low') is None or f.get('high') is None: return float('nan')
+    lo, hi, d = f['low'], f['high'], f.get('min_effect') or 0.0
+    return min(abs(lo - d), abs(hi + d)) / max((hi - lo) / 2, 1e-12)
+
+def closest_findings(fig_dir) -> pd.DataFrame:
+    "Every finding of the figures in `fig_dir` with its verdict and `boundary_margin`, closest to flipping first."
+    rows = [dict(figure=name, claim=f['claim'], verdict=f['verdict'], margin=boundary_margin(f))
+            for name, meta in figure_jsons(fig_dir).items() for f in meta.get('findings') or []]
+    return pd.DataFrame(rows, columns=['figure', 'claim', 'verdict', 'margin']).dropna(subset=['margin']).sort_values('margin', ignore_index=True)

@@ -221,10 +221,21 @@ def cached_analysis(cfg: RunConfig, name: str, params: dict, compute, results_di
     return out
 
 # %% ../nbs/14_experiments.ipynb #72e4da3a
+def _twice_cap_acc(cfg: RunConfig, results_dir=None):
+    "Final-exit test accuracy (%) of `cfg` retrained with twice its epoch cap, when that run is in the cache (`bench/convergence.py` trains it), else None."
+    c2 = replace(cfg, max_epochs=2 * cfg.max_epochs)
+    return round(100 * run(c2, results_dir)['final_acc'], 2) if (run_dir(c2, results_dir)/'metrics.json').exists() else None
+
 def cap_hits(cfgs, results_dir=None) -> list[dict]:
-    "The phases of the runs `cfgs` (trained if not cached) that stopped at their epoch cap under schedule='converge' instead of at a validation plateau: run, phase (1-based), epochs, best epoch (1-based)."
-    return [dict(run=run_dir(c, results_dir).name, phase=p['phase'] + 1, epochs=p['epochs_run'], best_epoch=p['best_epoch'] + 1)
-            for c in cfgs if c.schedule == 'converge' for p in run(c, results_dir)['phases'] if p['epochs_run'] >= c.max_epochs]
+    "The phases of the runs `cfgs` (trained if not cached) that stopped at their epoch cap under schedule='converge' instead of at a validation plateau: run, phase (1-based), epochs, best epoch (1-based), final-exit accuracy (%) and that of the run retrained with twice the cap (None if not trained)."
+    hits = []
+    for c in (c for c in cfgs if c.schedule == 'converge'):
+        m = run(c, results_dir)
+        capped = [p for p in m['phases'] if p['epochs_run'] >= c.max_epochs]
+        twice = _twice_cap_acc(c, results_dir) if capped else None
+        hits += [dict(run=run_dir(c, results_dir).name, phase=p['phase'] + 1, epochs=p['epochs_run'], best_epoch=p['best_epoch'] + 1,
+                      final_acc=round(100 * m['final_acc'], 2), final_acc_2x=twice) for p in capped]
+    return hits
 
 # %% ../nbs/14_experiments.ipynb #b75c0bf9
 def _fmt(v) -> str:
@@ -277,7 +288,9 @@ def _cap_lines(metas: list) -> list[str]:
     "The results page's paragraph on the phases that stopped at their epoch cap, from the `cap_hits` of the figures that record them."
     if not (checked := [m['figure'] for m in metas if 'cap_hits' in m]): return []
     hits = {(h['run'], h['phase']): h for m in metas for h in m.get('cap_hits') or []}.values()  # figures share runs
-    what = '; '.join(f"{h['run']} phase {h['phase']}: {h['epochs']} epochs, best validation accuracy at epoch {h['best_epoch']}" for h in hits)
+    cost = lambda h: ('' if h.get('final_acc_2x') is None else  # figures made before cap hits carried the retrained run have no accuracies
+                      f"; retrained with twice the cap, its final exit went {h['final_acc']:.2f} → {h['final_acc_2x']:.2f} % ({h['final_acc_2x'] - h['final_acc']:+.2f} pp)")
+    what = '; '.join(f"{h['run']} phase {h['phase']}: {h['epochs']} epochs, best validation accuracy at epoch {h['best_epoch']}{cost(h)}" for h in hits)
     return [f"**Epoch cap** (the converge runs of {', '.join(checked)}): " + (f'{len(hits)} phase(s) stopped at the cap, not at a validation plateau, '
             f'so they may be under-trained: {what}.' if hits else 'every phase stopped at its validation plateau.'), '']
 

@@ -288,7 +288,7 @@ def _cap_lines(metas: list) -> list[str]:
     "The results page's paragraph on the phases that stopped at their epoch cap, from the `cap_hits` of the figures that record them."
     if not (checked := [m['figure'] for m in metas if 'cap_hits' in m]): return []
     hits = {(h['run'], h['phase']): h for m in metas for h in m.get('cap_hits') or []}.values()  # figures share runs
-    cost = lambda h: ('' if h.get('final_acc_2x') is None else  # figures made before cap hits carried the retrained run have no accuracies
+    cost = lambda h: ('' if 'final_acc_2x' not in h else '; not retrained with twice the cap' if h['final_acc_2x'] is None else  # '': a figure made before hits carried it
                       f"; retrained with twice the cap, its final exit went {h['final_acc']:.2f} → {h['final_acc_2x']:.2f} % ({h['final_acc_2x'] - h['final_acc']:+.2f} pp)")
     what = '; '.join(f"{h['run']} phase {h['phase']}: {h['epochs']} epochs, best validation accuracy at epoch {h['best_epoch']}{cost(h)}" for h in hits)
     return [f"**Epoch cap** (the converge runs of {', '.join(checked)}): " + (f'{len(hits)} phase(s) stopped at the cap, not at a validation plateau, '

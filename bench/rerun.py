@@ -10,8 +10,8 @@ committed ones (`eearly.experiments.compare_figures`). A plain script, not a tes
 the figures whose verdicts sit closest to their CI boundary: `--closest K` makes the figures of the K findings of
 `--against` nearest to a verdict boundary (`eearly.experiments.closest_findings`; it prints them first). The fresh run
 cache is `--results` (default: a new folder under build/), so nothing is read from `results/`. Pick a thread count the
-committed runs were not trained with: the runs behind the committed default figures (2026-11-29) were trained on two 1-thread workers, so rerun those with
-`--threads 2` (a run's metrics do not record its thread count). `--compare-only` makes nothing and compares the figures
+committed runs were not trained with: the runs behind the committed default figures (2026-11-29) were trained on two
+1-thread workers, so rerun those with `--threads 2` (a run's metrics do not record its thread count). `--compare-only` makes nothing and compares the figures
 already in `--figdir` (a rerun that was stopped, or figures made there by hand with papermill). `--out` writes the JSON;
 as `<fig_dir>/rerun.json` it puts the check on the results page, and each flipped finding says so. Goal (issue 12): no verdict flips. The summary names the largest
 change of a headline number, the largest change of a finding's measured effect, and every flipped verdict.

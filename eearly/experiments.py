@@ -229,7 +229,8 @@ def _twice_cap_acc(cfg: RunConfig, results_dir=None):
 def cap_hits(cfgs, results_dir=None) -> list[dict]:
     "The phases of the runs `cfgs` (trained if not cached) that stopped at their epoch cap under schedule='converge' instead of at a validation plateau: run, phase (1-based), epochs, best epoch (1-based), final-exit accuracy (%) and that of the run retrained with twice the cap (None if not trained)."
     hits = []
-    for c in (c for c in cfgs if c.schedule == 'converge'):
+    for c in cfgs:
+        if c.schedule != 'converge': continue
         m = run(c, results_dir)
         capped = [p for p in m['phases'] if p['epochs_run'] >= c.max_epochs]
         twice = _twice_cap_acc(c, results_dir) if capped else None

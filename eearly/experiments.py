@@ -25,8 +25,8 @@ __all__ = ['REGIME_NAMES', 'TRACKING', 'PARAMS_DIR', 'RUNS_YAML', 'MIN_EFFECT', 
            'PAPER_RULE_SINCE', 'CONVERGENCE_JSON', 'RERUN_JSON', 'FLOORS', 'REASONS_YAML', 'as_list', 'grid_configs',
            'backbone_defaults', 'run_params', 'schedule_label', 'profile_files', 'figure_params', 'mean_ci', 'ci_table',
            't_errorbar', 'compare', 'verdict', 'finding', 'run_latency', 'budget_curves', 'first_batches',
-           'cached_analysis', 'cap_hits', 'figure_jsons', 'results_page', 'compare_figures', 'boundary_margin',
-           'closest_findings']
+           'cached_analysis', 'cap_hits', 'plateau_configs', 'raised_caps', 'figure_jsons', 'results_page',
+           'compare_figures', 'boundary_margin', 'closest_findings']
 
 # %% ../nbs/14_experiments.ipynb #af51e0e4
 def as_list(value, field: str, cast=str) -> list:
@@ -238,6 +238,23 @@ def cap_hits(cfgs, results_dir=None) -> list[dict]:
                       final_acc=round(100 * m['final_acc'], 2), final_acc_2x=twice) for p in capped]
     return hits
 
+# %% ../nbs/14_experiments.ipynb #0b8441b5
+def plateau_configs(cfgs, results_dir=None, max_doublings: int = 3) -> list[RunConfig]:
+    "`cfgs` (trained if not cached), each converge run that stopped at its epoch cap replaced by itself with the cap doubled until every phase stops at its validation plateau; at most `max_doublings` times, after which `cap_hits` still lists it."
+    out = []
+    for c in cfgs:
+        for _ in range(max_doublings if c.schedule == 'converge' else 0):
+            if not any(p['epochs_run'] >= c.max_epochs for p in run(c, results_dir)['phases']): break
+            c = replace(c, max_epochs=2 * c.max_epochs)
+        out.append(c)
+    return out
+
+def raised_caps(cfgs, max_epochs: int, results_dir=None) -> list[dict]:
+    "What `plateau_configs` changed: for each run of `cfgs` (its output) with a cap above `max_epochs`, the run at `max_epochs`, the cap it was raised to and its final-exit accuracy (%) before and after."
+    acc = lambda c: round(100 * run(c, results_dir)['final_acc'], 2)
+    return [dict(run=run_dir(a, results_dir).name, max_epochs=max_epochs, final_acc=acc(a), raised_to=b.max_epochs, final_acc_raised=acc(b))
+            for b in cfgs if b.schedule == 'converge' and b.max_epochs > max_epochs for a in [replace(b, max_epochs=max_epochs)]]
+
 # %% ../nbs/14_experiments.ipynb #b75c0bf9
 def _fmt(v) -> str:
     if isinstance(v, float): return f'{v:.4g}'
@@ -285,14 +302,21 @@ def _floor_lines(metas: list, why: dict = None) -> list[str]:
     txt = '; '.join(f"{b} {r} {a:.2f} % (≥ {f:g}: {'met' if a >= f else short(b, r, a, f)})" for b, r, a, f in rows)
     return [f"**Floors** (final exit, test set, mean over {len(m['seeds'])} seeds): {txt}.", '']
 
+def _raised_text(metas: list) -> str:
+    "The runs whose cap `plateau_configs` raised, from the `cap_raised` of the figures that record them."
+    if not (raised := {r['run']: r for m in metas for r in m.get('cap_raised') or []}.values()): return ''
+    what = '; '.join(f"{r['run']}: cap {r['max_epochs']} → {r['raised_to']} epochs, final exit {r['final_acc']:.2f} → {r['final_acc_raised']:.2f} % "
+                     f"({r['final_acc_raised'] - r['final_acc']:+.2f} pp)" for r in raised)
+    return f'{len(raised)} run(s) reached the cap and were retrained with it doubled until they stopped at their plateau ({what}); '
+
 def _cap_lines(metas: list) -> list[str]:
-    "The results page's paragraph on the phases that stopped at their epoch cap, from the `cap_hits` of the figures that record them."
+    "The results page's paragraph on the phases that stopped at their epoch cap, from the `cap_hits` (and `cap_raised`) of the figures that record them."
     if not (checked := [m['figure'] for m in metas if 'cap_hits' in m]): return []
     hits = {(h['run'], h['phase']): h for m in metas for h in m.get('cap_hits') or []}.values()  # figures share runs
     cost = lambda h: ('' if 'final_acc_2x' not in h else '; not retrained with twice the cap' if h['final_acc_2x'] is None else  # '': a figure made before hits carried it
                       f"; retrained with twice the cap, its final exit went {h['final_acc']:.2f} → {h['final_acc_2x']:.2f} % ({h['final_acc_2x'] - h['final_acc']:+.2f} pp)")
     what = '; '.join(f"{h['run']} phase {h['phase']}: {h['epochs']} epochs, best validation accuracy at epoch {h['best_epoch']}{cost(h)}" for h in hits)
-    return [f"**Epoch cap** (the converge runs of {', '.join(checked)}): " + (f'{len(hits)} phase(s) stopped at the cap, not at a validation plateau, '
+    return [f"**Epoch cap** (the converge runs of {', '.join(checked)}): " + _raised_text(metas) + (f'{len(hits)} phase(s) stopped at the cap, not at a validation plateau, '
             f'so they may be under-trained: {what}.' if hits else 'every phase stopped at its validation plateau.'), '']
 
 REASONS_YAML = 'reasons.yaml'  # <fig_dir>/reasons.yaml: figure -> claim -> why ours differs from the paper, and floors -> '<backbone> <regime>' -> why it is missed; written after reading the results

@@ -4,7 +4,7 @@ committed ones (`eearly.experiments.compare_figures`). A plain script, not a tes
 
     .venv/bin/python bench/rerun.py [--profile default] [--threads 1] [--figures tab_budget fig_acc_vs_flops ...]
                                     [--against paper_figures] [--figdir build/rerun-<profile>-<threads>t] [--results DIR]
-                                    [--compare-only] [--out paper_figures/rerun.json]
+                                    [--compare-only] [--out paper_figures/rerun.json] [--scope TEXT]
 
 `--figures` makes only those figures (default: every figure of the profile); when the full profile costs too much, pick
 the figures whose verdicts sit closest to their CI boundary: `--closest K` makes the figures of the K findings of
@@ -13,7 +13,9 @@ cache is `--results` (default: a new folder under build/), so nothing is read fr
 committed runs were not trained with: the runs behind the committed default figures (2026-11-29) were trained on two
 1-thread workers, so rerun those with `--threads 2` (a run's metrics do not record its thread count). `--compare-only` makes nothing and compares the figures
 already in `--figdir` (a rerun that was stopped, or figures made there by hand with papermill). `--out` writes the JSON;
-as `<fig_dir>/rerun.json` it puts the check on the results page, and each flipped finding says so. Goal (issue 12): no verdict flips. The summary names the largest
+as `<fig_dir>/rerun.json` (or `rerun-<what>.json`: one file per check, so a check of other figures made on another day
+stands beside the first) it puts the check on the results page, and each flipped finding says so; `--scope` says what
+of its figures a check covers when not all of them (figures made by hand with papermill and `-p cells`, say). Goal (issue 12): no verdict flips. The summary names the largest
 change of a headline number, the largest change of a finding's measured effect, and every flipped verdict.
 """
 from __future__ import annotations
@@ -36,6 +38,7 @@ def main():
     ap.add_argument('--closest', type=int, default=None, help='make the figures of the K findings nearest to a verdict boundary')
     ap.add_argument('--compare-only', action='store_true', help='make nothing: compare the figures already in --figdir')
     ap.add_argument('--out', default=None, help='also write the JSON here (e.g. paper_figures/rerun.json: the results page shows it)')
+    ap.add_argument('--scope', default=None, help='what of the figures the check covers, when not all of them (shown on the results page)')
     args = ap.parse_args()
     if args.threads < 1: sys.exit(f'--threads: must be ≥ 1, got {args.threads}')
     if args.closest is not None:
@@ -57,7 +60,7 @@ def main():
     found, head = compare_figures(ROOT/args.against, ROOT/figdir)
     flips = found[found.flipped]
     effect = (found.effect_b - found.effect_a).abs()
-    res = dict(profile=args.profile, threads=args.threads, figdir=figdir, against=args.against, results=results and str(results), wall_s=wall and round(wall, 1),
+    res = dict(profile=args.profile, threads=args.threads, scope=args.scope, figdir=figdir, against=args.against, results=results and str(results), wall_s=wall and round(wall, 1),
                figures=sorted(found.figure.unique()), n_findings=len(found), flipped=flips.to_dict('records'), headline=head.to_dict('records'),
                max_headline_change=None if head.empty else head.iloc[0].to_dict(),
                max_effect_change=None if effect.dropna().empty else found.loc[effect.idxmax()].to_dict())

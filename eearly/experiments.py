@@ -22,11 +22,11 @@ from .io import atomic_path, resolve_path
 
 # %% auto #0
 __all__ = ['REGIME_NAMES', 'TRACKING', 'PARAMS_DIR', 'RUNS_YAML', 'MIN_EFFECT', 'PAPER_MIXED_VS', 'COSTS', 'ANALYSIS_MODULES',
-           'PAPER_RULE_SINCE', 'CONVERGENCE_JSON', 'RERUN_JSON', 'FLOORS', 'REASONS_YAML', 'as_list', 'grid_configs',
+           'PAPER_RULE_SINCE', 'CONVERGENCE_JSON', 'RERUN_GLOB', 'FLOORS', 'REASONS_YAML', 'as_list', 'grid_configs',
            'backbone_defaults', 'run_params', 'schedule_label', 'profile_files', 'figure_params', 'mean_ci', 'ci_table',
            't_errorbar', 'compare', 'verdict', 'finding', 'run_latency', 'budget_curves', 'first_batches',
-           'cached_analysis', 'cap_hits', 'plateau_configs', 'raised_caps', 'figure_jsons', 'results_page',
-           'compare_figures', 'boundary_margin', 'closest_findings']
+           'cached_analysis', 'cap_hits', 'plateau_configs', 'raised_caps', 'rerun_checks', 'figure_jsons',
+           'results_page', 'compare_figures', 'boundary_margin', 'closest_findings']
 
 # %% ../nbs/14_experiments.ipynb #af51e0e4
 def as_list(value, field: str, cast=str) -> list:
@@ -274,19 +274,25 @@ def _convergence_lines(c: dict) -> list[str]:
     return [f"**Convergence gap** (`bench/convergence.py`, seed {c['seed']}, epoch cap {c['max_epochs'][0]} vs {c['max_epochs'][1]} per "
             f"phase): largest final-exit gain **{c['max_gain_pp']:+.2f} pp** (goal ≤ {c['goal_pp']} pp: {'met' if c['met'] else 'missed'}). {rows}.", '']
 
-RERUN_JSON = 'rerun.json'  # `bench/rerun.py --out <fig_dir>/rerun.json`: the verdicts that flipped when the figures were made again with another thread count
+RERUN_GLOB = 'rerun*.json'  # `bench/rerun.py --out <fig_dir>/rerun[-<what>].json`: one file per rerun check (the verdicts that flipped when figures were made again with another thread count)
+
+def rerun_checks(fig_dir) -> list[dict]:
+    "The rerun checks next to the figures in `fig_dir` (`rerun*.json`, in name order): checks made on different days, of different figures, stand side by side."
+    return [json.loads(p.read_text()) for p in sorted(resolve_path(fig_dir).glob(RERUN_GLOB))]
 
 def _rerun_lines(r: dict) -> list[str]:
-    "The results page's paragraph on `bench/rerun.py`'s check: the figures made again, the verdicts that flipped, the largest change of a headline number."
+    "The results page's paragraph on one `bench/rerun.py` check: the figures made again (and what of them, when not whole), the verdicts that flipped, the largest change of a headline number."
     big = r.get('max_headline_change')
     top = f"; largest change of a headline number {big['change']:+.4g} ({big['figure']}: {big['key']})" if big else ''
-    return [f"**Rerun check** (`bench/rerun.py`, `BENCHMARKS.md`): the {r['n_findings']} findings of {', '.join(r['figures'])}, made again from an empty run "
+    scope = f" ({r['scope']})" if r.get('scope') else ''
+    return [f"**Rerun check** (`bench/rerun.py`, `BENCHMARKS.md`): the {r['n_findings']} findings of {', '.join(r['figures'])}{scope}, made again from an empty run "
             f"cache with {r['threads']} torch thread(s): **{len(r['flipped'])} of {r['n_findings']} verdicts flipped**{top}. Each flipped finding says so below.", '']
 
-def _rerun_flip(rerun: dict, figure: str, f: dict) -> str:
-    "What the rerun check found for the finding `f` of `figure` when its verdict flipped; None when it did not, or when `f` no longer has the verdict the rerun was compared with."
-    r = next((r for r in (rerun or {}).get('flipped', []) if (r['figure'], r['claim']) == (figure, f['claim'])), None)
-    return f"{r['verdict_b']} with {rerun['threads']} torch thread(s), effect {r['effect_b']:+.4g}" if r and r['verdict_a'] == f['verdict'] else None
+def _rerun_flip(checks: list, figure: str, f: dict) -> str:
+    "What the rerun checks found for the finding `f` of `figure` when its verdict flipped; None when it did not, or when `f` no longer has the verdict a check was compared with."
+    flips = [f"{r['verdict_b']} with {c['threads']} torch thread(s), effect {r['effect_b']:+.4g}" for c in checks for r in c.get('flipped', [])
+             if (r['figure'], r['claim']) == (figure, f['claim']) and r['verdict_a'] == f['verdict']]
+    return '; '.join(flips) or None
 
 FLOORS = {'cnn': {'joint': 91.0, 'mixed': 91.0, 'disjoint': 90.5}, 'vit_mini': {r: 85.0 for r in REGIME_NAMES}}  # issue 12: final exit, %, default profile
 
@@ -349,9 +355,9 @@ def _other_params(meta: dict) -> list[str]:
     return [f'{k} {_as_text(meta[k])} (profile: {_as_text(v)})' for k, v in want.items() if k in meta and plain(meta[k]) and _as_text(meta[k]) != _as_text(v)]
 
 def figure_jsons(fig_dir) -> dict:
-    "figure name -> the JSON each figure in `fig_dir` wrote (not `convergence.json` or `rerun.json`), in name order."
+    "figure name -> the JSON each figure in `fig_dir` wrote (not `convergence.json` or the `rerun*.json` checks), in name order."
     fig_dir = resolve_path(fig_dir)
-    out = {p.stem: json.loads(p.read_text()) for p in sorted(fig_dir.glob('*.json')) if p.name not in (CONVERGENCE_JSON, RERUN_JSON)}
+    out = {p.stem: json.loads(p.read_text()) for p in sorted(fig_dir.glob('*.json')) if p.name != CONVERGENCE_JSON and not p.match(RERUN_GLOB)}
     if not out: raise FileNotFoundError(f'fig_dir: no figure JSON in {fig_dir}; run `make figures` first')
     return out
 
@@ -370,8 +376,7 @@ def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
     if notes := sorted({m['profile_note'] for m in metas if m.get('profile_note')}):  # e.g. the quick profile: not converged
         lines[1:1] = ['', *[f'**{n}.** These figures are a first look, not results to cite.' for n in notes]]
     if (conv := fig_dir/CONVERGENCE_JSON).exists(): lines[-2:-2] = _convergence_lines(json.loads(conv.read_text()))
-    rerun = json.loads((fig_dir/RERUN_JSON).read_text()) if (fig_dir/RERUN_JSON).exists() else None
-    if rerun: lines[-2:-2] = _rerun_lines(rerun)
+    for r in (reruns := rerun_checks(fig_dir)): lines[-2:-2] = _rerun_lines(r)
     why = _reasons(fig_dir, metas)
     lines[-2:-2] = _floor_lines(metas, why) + _cap_lines(metas)
     if other := {m['figure']: d for m in metas if (d := _other_params(m))}:
@@ -399,7 +404,7 @@ def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
               'next to what the paper reports for the claim and the schedule our runs trained under. '
               f'Where ours differs from the paper, the likely reason is written in `{REASONS_YAML}` next to this page.', '']
     found = [(m['figure'], f) for m in metas for f in m.get('findings') or []]
-    lines += [_finding_line(f, name, name in stale, why.get((name, f['claim'])), _rerun_flip(rerun, name, f)) for name, f in found] or ['- (no figure reported a finding)']
+    lines += [_finding_line(f, name, name in stale, why.get((name, f['claim'])), _rerun_flip(reruns, name, f)) for name, f in found] or ['- (no figure reported a finding)']
     lines += ['', *[f'![{m["figure"]}]({m["figure"]}.png)' for m in metas], '']
     text = '\n'.join(lines)
     if out is not None:

@@ -22,11 +22,11 @@ from .io import atomic_path, resolve_path
 
 # %% auto #0
 __all__ = ['REGIME_NAMES', 'TRACKING', 'PARAMS_DIR', 'RUNS_YAML', 'MIN_EFFECT', 'PAPER_MIXED_VS', 'COSTS', 'ANALYSIS_MODULES',
-           'PAPER_RULE_SINCE', 'CONVERGENCE_JSON', 'RERUN_GLOB', 'FLOORS', 'REASONS_YAML', 'as_list', 'grid_configs',
-           'backbone_defaults', 'run_params', 'schedule_label', 'profile_files', 'figure_params', 'mean_ci', 'ci_table',
-           't_errorbar', 'compare', 'verdict', 'finding', 'run_latency', 'budget_curves', 'first_batches',
-           'cached_analysis', 'cap_hits', 'plateau_configs', 'raised_caps', 'rerun_checks', 'figure_jsons',
-           'results_page', 'compare_figures', 'boundary_margin', 'closest_findings']
+           'PAPER_RULE_SINCE', 'CONVERGENCE_JSON', 'RERUN_GLOB', 'FLOORS', 'REASONS_YAML', 'CAVEATS_YAML', 'as_list',
+           'grid_configs', 'backbone_defaults', 'run_params', 'schedule_label', 'profile_files', 'figure_params',
+           'mean_ci', 'ci_table', 't_errorbar', 'compare', 'verdict', 'finding', 'run_latency', 'budget_curves',
+           'first_batches', 'cached_analysis', 'cap_hits', 'plateau_configs', 'raised_caps', 'rerun_checks',
+           'figure_jsons', 'results_page', 'compare_figures', 'boundary_margin', 'closest_findings']
 
 # %% ../nbs/14_experiments.ipynb #af51e0e4
 def as_list(value, field: str, cast=str) -> list:
@@ -326,10 +326,11 @@ def _cap_lines(metas: list) -> list[str]:
             f'so they may be under-trained: {what}.' if hits else 'every phase stopped at its validation plateau.'), '']
 
 REASONS_YAML = 'reasons.yaml'  # <fig_dir>/reasons.yaml: figure -> claim -> why ours differs from the paper, and floors -> '<backbone> <regime>' -> why it is missed; written after reading the results
+CAVEATS_YAML = 'caveats.yaml'  # <fig_dir>/caveats.yaml: figure -> claim -> what a reader should know before citing it, whatever its verdict (a probe showing that its effect comes from under-training, say)
 
-def _reasons(fig_dir: Path, metas: list) -> dict:
-    "(figure, claim) -> the sentence `reasons.yaml` gives for it; a sentence for a claim no figure made fails, naming the claims there are."
-    f = fig_dir/REASONS_YAML
+def _claim_notes(fig_dir: Path, metas: list, name: str = REASONS_YAML) -> dict:
+    "(figure, claim) -> the sentence the YAML `name` in `fig_dir` gives for it; a sentence for a claim no figure made fails, naming the claims there are."
+    f = fig_dir/name
     given = yaml.safe_load(f.read_text()) or {} if f.exists() else {}
     claims = {m['figure']: [x['claim'] for x in m.get('findings') or []] for m in metas} | {'floors': [f'{b} {r}' for b in FLOORS for r in FLOORS[b]]}
     out = {}
@@ -339,11 +340,11 @@ def _reasons(fig_dir: Path, metas: list) -> dict:
             out[fig, claim] = text
     return out
 
-def _finding_line(f: dict, figure: str, stale: bool, why: str = None, rerun: str = None) -> str:
-    "One finding on the results page: verdict, claim, the paper's direction (when recorded), our schedule and evidence, why ours differs (when written) and what the rerun check found (when it flipped)."
+def _finding_line(f: dict, figure: str, stale: bool, why: str = None, rerun: str = None, caveat: str = None) -> str:
+    "One finding on the results page: verdict, claim, the paper's direction (when recorded), our schedule and evidence, why ours differs (when written), what the rerun check found (when it flipped) and a caveat (when written)."
     ours = f"{f['schedule']}: " if f.get('schedule') else ''
     ours = f"paper: {f['paper']} · ours, {ours}" if f.get('paper') else ours
-    return f"- **{f['verdict']}** — {f['claim']} ({ours}{f['evidence']}; `{figure}`{' †' if stale else ''})" + (f' **Flips in the rerun:** {rerun}.' if rerun else '') + (f' *Likely reason:* {why}' if why else '')
+    return f"- **{f['verdict']}** — {f['claim']} ({ours}{f['evidence']}; `{figure}`{' †' if stale else ''})" + (f' **Flips in the rerun:** {rerun}.' if rerun else '') + (f' *Likely reason:* {why}' if why else '') + (f' *Caveat:* {caveat}' if caveat else '')
 
 def _as_text(v) -> str: return ','.join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
 
@@ -377,7 +378,7 @@ def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
         lines[1:1] = ['', *[f'**{n}.** These figures are a first look, not results to cite.' for n in notes]]
     if (conv := fig_dir/CONVERGENCE_JSON).exists(): lines[-2:-2] = _convergence_lines(json.loads(conv.read_text()))
     for r in (reruns := rerun_checks(fig_dir)): lines[-2:-2] = _rerun_lines(r)
-    why = _reasons(fig_dir, metas)
+    why, caveats = _claim_notes(fig_dir, metas), _claim_notes(fig_dir, metas, CAVEATS_YAML)
     lines[-2:-2] = _floor_lines(metas, why) + _cap_lines(metas)
     if other := {m['figure']: d for m in metas if (d := _other_params(m))}:
         lines[-2:-2] = ['**‡ Made with other parameters than its profile asks for** (`params/<profile>/`), so not yet the profile\'s figure: '
@@ -402,9 +403,10 @@ def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
               f"otherwise *inconclusive*; minimum effect: {_min_effect_text()}, 0 for other units, "
               'as `MIN_EFFECT` states and explains; a finding without a stated minimum effect was tested against 0), '
               'next to what the paper reports for the claim and the schedule our runs trained under. '
-              f'Where ours differs from the paper, the likely reason is written in `{REASONS_YAML}` next to this page.', '']
+              f'Where ours differs from the paper, the likely reason is written in `{REASONS_YAML}` next to this page; what a reader should know '
+              f'before citing a finding, whatever its verdict, in `{CAVEATS_YAML}`.', '']
     found = [(m['figure'], f) for m in metas for f in m.get('findings') or []]
-    lines += [_finding_line(f, name, name in stale, why.get((name, f['claim'])), _rerun_flip(reruns, name, f)) for name, f in found] or ['- (no figure reported a finding)']
+    lines += [_finding_line(f, name, name in stale, why.get((name, f['claim'])), _rerun_flip(reruns, name, f), caveats.get((name, f['claim']))) for name, f in found] or ['- (no figure reported a finding)']
     lines += ['', *[f'![{m["figure"]}]({m["figure"]}.png)' for m in metas], '']
     text = '\n'.join(lines)
     if out is not None:

@@ -21,7 +21,7 @@ config reuses them, and a rerun of this script trains nothing. ViTs take the Ada
 
 `--double patience` checks the plateau itself: every run is retrained with twice the patience (under the same cap), since
 on a small validation split a few epochs without a new best can be noise, not a plateau (`fig_suitability`'s small cells,
-BENCHMARKS.md, 2026-11-30: `vit_mini` on digits gained up to 39 pp from patience 8). `--dataset`/`--subset` check another
+BENCHMARKS.md, 2026-11-30: `vit_mini` on digits gained up to 45 pp from patience 8). `--dataset`/`--subset` check another
 data setting than the profile's shared runs (`fig_suitability`'s cells: `--dataset digits --subset 0`, or
 `--subset 1000`). Such a check goes to its own `--out`, not to a figure folder's `convergence.json`. A doubled-patience run
 that reaches the cap (`capped_2x`) says little: give that check a larger cap with `--max-epochs` (the probe used 240).

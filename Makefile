@@ -5,7 +5,20 @@ PY      := $(VENV)/bin/python
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 PROFILE ?= default
-FIGDIR  ?= $(if $(filter default,$(PROFILE)),paper_figures,build/figures-$(PROFILE))
+# The profiles whose figures and run store the repo ships: default in paper_figures/, quick in paper_figures/quick/.
+SHIPPED := default quick
+# RETRAIN=1 retrains what the profile lists from an empty cache into build/retrain-<profile>/ (store, results, figures),
+# leaving the shipped store and figures as they are; run it again to resume.
+RETRAIN ?=
+RETRAIN_DIR := build/retrain-$(PROFILE)
+FIGDIR  ?= $(if $(RETRAIN),$(RETRAIN_DIR)/figures,$(if $(filter default,$(PROFILE)),paper_figures,$(if $(filter $(SHIPPED),$(PROFILE)),paper_figures/$(PROFILE),build/figures-$(PROFILE))))
+STORE   ?= $(if $(RETRAIN),$(RETRAIN_DIR)/store,paper_figures/store/$(PROFILE))
+FIG_ENV := $(if $(RETRAIN),EEARLY_RESULTS=$(abspath $(RETRAIN_DIR)/results))
+# TRAIN=0: fail on a run the store lacks instead of training it; WORKERS=N trains missing runs in N one-thread processes;
+# COMMIT=1 commits each run to the store as it finishes (filling a profile over several sittings).
+TRAIN   ?= 1
+WORKERS ?= 1
+COMMIT  ?=
 # A profile makes the figures it has a YAML for: all of them in smoke, quick, default and paper (tests/test_repo.py checks),
 # a few in the profiles of single Table 1 rows (paper_tiny_imagenet, paper_imagenet), whose data the paper profile lacks,
 # and in msdnet_cpu (MSDNet on the CPU, kept out of the default profile for its time).
@@ -17,12 +30,13 @@ FIGS    := $(filter $(patsubst $(PARAMS)/%.yaml,%,$(wildcard $(PARAMS)/*.yaml)),
 LIB     := $(wildcard eearly/*.py)
 ROOTFLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help install data browser test figures check explore lab readme clean distclean
+.PHONY: help install data browser test figures plots store verify check explore lab readme clean distclean
 .DEFAULT_GOAL := help
 
 help: ## show this list
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
-	@echo "  PROFILE=$(PROFILE) (figures: smoke | quick | default | paper | paper_tiny_imagenet | paper_imagenet | msdnet_cpu; outputs of non-default profiles go to build/)"
+	@echo "  PROFILE=$(PROFILE) (figures: smoke | quick | default | paper | paper_tiny_imagenet | paper_imagenet | msdnet_cpu; outputs of the profiles not shipped go to build/)"
+	@echo "  TRAIN=0 (never train)  WORKERS=N (train missing runs in N processes)  COMMIT=1 (commit each run as it lands)  RETRAIN=1 (retrain from an empty cache into build/)"
 
 install: $(STAMP) ## create .venv and install eearly in editable mode with its dev extras
 
@@ -66,18 +80,31 @@ browser: ## install Debian's chromium and chromium-driver for the browser tests 
 test: $(STAMP) data browser ## run every notebook (library tests and smoke figures) and the repository checks
 	$(PY) -m pytest -n 2 -p no:cacheprovider tests
 
-figures: $(STAMP) data $(FIGDIR)/README.md ## regenerate the figures of PROFILE (default: paper_figures/) and their results page
+figures: $(STAMP) data store $(FIGDIR)/README.md ## regenerate the figures of PROFILE from its run store (paper_figures/store/PROFILE), training only what it lacks
+
+plots: $(STAMP) data ## redraw every figure of PROFILE from its run store, training nothing (fails on a missing run)
+	$(MAKE) figures TRAIN=0 $(addprefix -W ,$(wildcard nbs/figs/*.ipynb))
+
+store: $(STAMP) ## what PROFILE's run store holds: runs, bytes, stale runs (RUNS=1 lists every run)
+	@$(PY) -m eearly.store status --profile $(PROFILE) --store $(STORE) $(if $(RUNS),--runs)
+
+N ?= 1
+SEED ?= 0
+verify: $(STAMP) data ## retrain N runs of PROFILE's store drawn at random (SEED; MAX_S=s: only runs that trained ≤ s) and compare bit for bit
+	$(PY) -m eearly.store verify --profile $(PROFILE) --store $(STORE) -n $(N) --seed $(SEED) $(if $(MAX_S),--max-train-seconds $(MAX_S))
 
 # A figure is written to a staging folder and moved into place only when its whole notebook succeeds: a failing
 # notebook stops make with the notebook and cell (papermill's message) and leaves no partial figure files behind.
 # papermill reads the profile's shared run parameters (_runs.yaml) first, then the figure's own YAML, which wins.
+# `eearly-store figure` runs the notebook with EEARLY_TRAIN=0 and trains what it finds missing outside papermill (count,
+# estimate, progress bar over runs), putting each run into the store as it finishes, then runs the notebook again.
 RUNS_YAML := $(wildcard paper_figures/params/$(PROFILE)/_runs.yaml)
 $(FIGDIR)/%.json: nbs/figs/%.ipynb $(RUNS_YAML) paper_figures/params/$(PROFILE)/%.yaml build/lib.md5 | $(STAMP)
 	@mkdir -p build/$(PROFILE) $(FIGDIR); rm -rf build/$(PROFILE)/stage-$*; mkdir -p build/$(PROFILE)/stage-$*
 	@echo "figure $* ($(PROFILE)): nbs/figs/$*.ipynb -> $(FIGDIR)/"
 	@start=$$(date +%s); \
-	if $(PY) -m papermill $< build/$(PROFILE)/$*.ipynb -k python3 --cwd . --log-level WARNING \
-	     $(RUNS_YAML:%=-f %) -f paper_figures/params/$(PROFILE)/$*.yaml -p out_dir build/$(PROFILE)/stage-$* -p profile $(PROFILE); then \
+	if $(FIG_ENV) $(PY) -m eearly.store figure $* --profile $(PROFILE) --store $(STORE) --out build/$(PROFILE)/stage-$* \
+	     --executed build/$(PROFILE)/$*.ipynb --workers $(WORKERS) $(if $(filter 0,$(TRAIN)),--no-train) $(if $(COMMIT),--commit); then \
 	  mv build/$(PROFILE)/stage-$*/$*.json build/$(PROFILE)/stage-$*/.$*.json; \
 	  mv -f build/$(PROFILE)/stage-$*/* $(FIGDIR)/ && mv -f build/$(PROFILE)/stage-$*/.$*.json $@; \
 	  rm -rf build/$(PROFILE)/stage-$*; echo "figure $*: done in $$(( $$(date +%s) - start )) s"; \
@@ -97,7 +124,7 @@ check: $(STAMP) ## fail if notebooks are not clean, the library is not what they
 # nbs/explore.ipynb as a web app: app/voila.py drops its documentation and headless checks and hides the code.
 PORT ?= 8866
 explore: $(STAMP) ## the interactive explorer as a web app (Voilà), by default on http://localhost:8866/ (PORT=...)
-	@echo "make explore: open http://localhost:$(PORT)/ (runs from $${EEARLY_RESULTS:-results/, else those make test left in build/test-results/}; Ctrl-C stops it)"
+	@echo "make explore: open http://localhost:$(PORT)/ (runs from $${EEARLY_RESULTS:-the shipped run store paper_figures/store/default, else quick, else results/, else the smoke runs make test left}; Ctrl-C stops it)"
 	$(BIN)/voila nbs/explore.ipynb --Voila.config_file_paths=app --port=$(PORT) --Voila.ip=127.0.0.1
 
 LABFLAGS ?=

@@ -16,9 +16,9 @@ from torch.utils.data import DataLoader, Dataset
 from sklearn.model_selection import train_test_split
 
 # %% auto #0
-__all__ = ['DATASETS', 'FASHION_FILES', 'SPLIT_DIRS', 'FOLDER_DATASETS', 'LOADERS', 'DatasetInfo', 'dataset_info', 'data_root',
-           'debian_fashion_dir', 'fashion_mnist_root', 'FolderLayout', 'read_image', 'ImageFiles', 'image_folder',
-           'augment_batch', 'ImageDataset', 'load_dataset', 'Loaders', 'get_dataloaders']
+__all__ = ['DATASETS', 'DATA_VERSION', 'FASHION_FILES', 'SPLIT_DIRS', 'FOLDER_DATASETS', 'LOADERS', 'DatasetInfo', 'dataset_info',
+           'data_root', 'debian_fashion_dir', 'fashion_mnist_root', 'FolderLayout', 'read_image', 'ImageFiles',
+           'image_folder', 'augment_batch', 'ImageDataset', 'load_dataset', 'Loaders', 'get_dataloaders']
 
 # %% ../nbs/00_data.ipynb #4e683987
 @dataclass(frozen=True)
@@ -51,6 +51,10 @@ def dataset_info(name: str) -> DatasetInfo:
     "The `DatasetInfo` of dataset `name`; a `ValueError` lists the valid names."
     if name not in DATASETS: raise ValueError(f"dataset: unknown name {name!r}; valid names: {', '.join(DATASETS)}")
     return DATASETS[name]
+
+# %% ../nbs/00_data.ipynb #20e71bee
+DATA_VERSION = 1  # bump when what a run sees changes (splits, order, augmentation, normalisation): stored runs go stale
+
 
 # %% ../nbs/00_data.ipynb #fb262e53
 def data_root(root=None) -> Path:

@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 # %% auto #0
-__all__ = ['CRITERIA', 'TEST_PROTOCOLS', 'collect_logits', 'exit_scores', 'exit_indices', 'exit_curve', 'fit_temperatures', 'ece',
-           'head_metrics', 'budget_accuracy', 'curve_auc', 'run_metrics', 'budget_table']
+__all__ = ['CRITERIA', 'EVAL_VERSION', 'TEST_PROTOCOLS', 'collect_logits', 'exit_scores', 'exit_indices', 'exit_curve',
+           'fit_temperatures', 'ece', 'head_metrics', 'budget_accuracy', 'curve_auc', 'run_metrics', 'budget_table']
 
 # %% ../nbs/05_evaluate.ipynb #dc03dc34
 def collect_logits(model: nn.Module, loader, device=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -68,6 +68,10 @@ def exit_scores(logits, criterion: str = 'max_prob', temperatures=None) -> torch
     logits = _check_logits(logits).cpu()
     if temperatures is not None: logits = logits / _check_temperatures(temperatures, len(logits))[:, None, None]
     return CRITERIA[criterion](logits).float()
+
+# %% ../nbs/05_evaluate.ipynb #24c259ff
+EVAL_VERSION = 1  # bump when metrics computed from logits and costs change (this module or `flops`): stored runs are re-evaluated, not retrained
+
 
 # %% ../nbs/05_evaluate.ipynb #066ffcc2
 def exit_indices(scores: torch.Tensor, threshold) -> torch.Tensor:

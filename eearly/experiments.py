@@ -13,15 +13,15 @@ import pandas as pd
 import yaml
 from packaging.version import Version
 from scipy import stats
-from .runs import RunConfig, build, code_version, load_run, run, run_dir, run_many
+from .runs import RunConfig, build, load_run, run, run_dir, run_many, publish, store_root, trained_on
 from .flops import latency_table
 from .evaluate import budget_accuracy, budget_table
 from .methods import as_method, prepare
 from .regimes import Phase
-from .io import atomic_path, resolve_path
+from .io import atomic_path, resolve_path, write_json
 
 # %% auto #0
-__all__ = ['REGIME_NAMES', 'TRACKING', 'PARAMS_DIR', 'RUNS_YAML', 'MIN_EFFECT', 'PAPER_MIXED_VS', 'COSTS', 'ANALYSIS_MODULES',
+__all__ = ['REGIME_NAMES', 'TRACKING', 'PARAMS_DIR', 'RUNS_YAML', 'MIN_EFFECT', 'PAPER_MIXED_VS', 'COSTS', 'ANALYSIS_VERSION',
            'PAPER_RULE_SINCE', 'CONVERGENCE_JSON', 'RERUN_GLOB', 'FLOORS', 'REASONS_YAML', 'CAVEATS_YAML', 'as_list',
            'grid_configs', 'backbone_defaults', 'run_params', 'schedule_label', 'profile_files', 'figure_params',
            'mean_ci', 'ci_table', 't_errorbar', 'compare', 'verdict', 'finding', 'run_latency', 'budget_curves',
@@ -171,10 +171,13 @@ def _latency(arch: str, batch_size: int) -> tuple:
     return tuple(t.cost), float(t.backbone_s.iloc[-1])
 
 def run_latency(cfg: RunConfig, batch_size: int = 256) -> tuple[list, float]:
-    "(cumulative seconds per image of exiting at each exit, seconds per image of the plain backbone) of `cfg`'s architecture, measured on this machine's CPU once per process."
+    "(cumulative seconds per image of exiting at each exit, seconds per image of the plain backbone) of `cfg`'s architecture, measured on this machine's CPU once per process; with a store in use, measured once into its `latency/` and read from there (a replot draws the same)."
     # the weights do not change the time: every seed, regime and schedule of one architecture shares one measurement
-    arch = {k: v for k, v in asdict(cfg).items() if k in _ARCH_FIELDS}
-    costs, full = _latency(json.dumps(arch, sort_keys=True), batch_size)
+    arch = json.dumps({k: v for k, v in asdict(cfg).items() if k in _ARCH_FIELDS}, sort_keys=True)
+    f = None if store_root() is None else store_root()/'latency'/f"{hashlib.sha256(f'{arch}|{batch_size}'.encode()).hexdigest()[:16]}.json"
+    if f is not None and f.exists(): return json.loads(f.read_text())['costs'], json.loads(f.read_text())['full']
+    costs, full = _latency(arch, batch_size)
+    if f is not None: write_json(f, dict(arch=json.loads(arch), batch_size=batch_size, costs=list(costs), full=full, measured_on=trained_on()))
     return list(costs), full
 
 _ARCH_FIELDS = ('dataset', 'backbone', 'backbone_kw', 'head', 'exits', 'method', 'method_kw', 'channels_last')
@@ -206,19 +209,20 @@ def first_batches(loader, n: int, chunk: int = 256) -> list:
     k = -(-len(x) // chunk)
     return list(zip(x.tensor_split(k), y.tensor_split(k)))
 
-ANALYSIS_MODULES = ('rank', 'info', 'landscape', 'gradflow', 'analysis', 'flops', 'evaluate')
+ANALYSIS_VERSION = 1  # bump when an analysis (rank, info, landscape, gradflow, analysis, flops, evaluate) computes differently: cached results go stale
 
 def cached_analysis(cfg: RunConfig, name: str, params: dict, compute, results_dir=None):
-    "`compute()` for the finished run `cfg`, kept in its folder as `analysis/<name>-<key>.pt` (key: `params` and the analysis code) and read back on later calls."
+    "`compute()` for the finished run `cfg`, kept in its folder and the store as `analysis/<name>-<key>.pt` (key: `params` and `ANALYSIS_VERSION`) and read back on later calls."
     d = run_dir(cfg, results_dir)
     if not (d/'metrics.json').exists(): raise FileNotFoundError(f'run: {d.name} has not finished (no metrics.json in {d.parent})')
-    key = hashlib.sha256(json.dumps(dict(params, code=code_version(ANALYSIS_MODULES)), sort_keys=True, default=str).encode()).hexdigest()[:16]
+    key = hashlib.sha256(json.dumps(dict(params, code=ANALYSIS_VERSION), sort_keys=True, default=str).encode()).hexdigest()[:16]
     f = d/'analysis'/f'{name}-{key}.pt'
-    if f.exists(): return torch.load(f, weights_only=False)  # our own file, written below
-    out = compute()
-    f.parent.mkdir(exist_ok=True)
-    with atomic_path(f) as tmp: torch.save(out, tmp)
-    return out
+    if not f.exists():
+        out = compute()
+        f.parent.mkdir(exist_ok=True)
+        with atomic_path(f) as tmp: torch.save(out, tmp)
+    publish(cfg, results_dir, (f'analysis/{f.name}',))
+    return torch.load(f, weights_only=False)  # our own file; read back, so a replot from the store gets the same objects
 
 # %% ../nbs/14_experiments.ipynb #72e4da3a
 def _twice_cap_acc(cfg: RunConfig, results_dir=None):

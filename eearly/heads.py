@@ -13,8 +13,9 @@ from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 from .models import create_backbone, BACKBONES
 
 # %% auto #0
-__all__ = ['HEADS', 'BlockTracer', 'exit_candidates', 'split_stages', 'PooledHead', 'ConvHead', 'LinearHead', 'MLPHead',
-           'make_head', 'flops_of', 'place_exits', 'scale_grad', 'map_state', 'MultiExit', 'to_channels_last']
+__all__ = ['HEADS', 'HEAD_VERSION', 'BlockTracer', 'exit_candidates', 'split_stages', 'PooledHead', 'ConvHead', 'LinearHead',
+           'MLPHead', 'make_head', 'flops_of', 'place_exits', 'scale_grad', 'map_state', 'MultiExit',
+           'to_channels_last']
 
 # %% ../nbs/02_heads.ipynb #cd14c2b5
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
@@ -327,6 +328,10 @@ class MultiExit(nn.Module):
             if self.gradeq: x = map_state(lambda t: scale_grad(t, (k - i - 1) / (k - i)), x)
         outs.append(x)
         return self.post(outs) if self.post is not None else outs
+
+# %% ../nbs/02_heads.ipynb #19fa97eb
+HEAD_VERSION = 1  # bump when `MultiExit`, its heads or their initialisation change: stored runs go stale
+
 
 # %% ../nbs/02_heads.ipynb #2106c55f
 def to_channels_last(model: nn.Module) -> nn.Module:

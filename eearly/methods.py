@@ -52,6 +52,7 @@ class Method:
     name: ClassVar[str] = None  # the key in `METHODS`
     criterion: ClassVar[str] = 'max_prob'  # exit rule at evaluation (an `evaluate.CRITERIA` name)
     trains_as: ClassVar[str] = None  # a method whose training this one shares exactly: its runs reuse that method's weights, evaluated with this `criterion`
+    version: ClassVar[int] = 1  # part of every run key of this method: bump it when the method trains differently, and its stored runs go stale
     weighting: str = 'uniform'  # loss weighting (`WEIGHTINGS`)
     distill: float = 0.0  # weight α of distillation from the final exit into the ICs (0: off)
     distill_temp: float = 3.0  # distillation temperature T

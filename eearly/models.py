@@ -12,9 +12,9 @@ from torch import nn
 from torchvision.models.resnet import BasicBlock
 
 # %% auto #0
-__all__ = ['STEPMODES', 'BACKBONES', 'ConvBlock', 'SmallCNN', 'CifarResNet', 'MSDLayer', 'MSDStem', 'MSDTransition',
-           'MSDClassifier', 'MSDNet', 'replace_first_conv', 'tv_backbone', 'cifar_stem', 'cifar_resnet34',
-           'cifar_resnet50', 'vit_tiny', 'vit_small', 'vit_mini', 'create_backbone']
+__all__ = ['STEPMODES', 'BACKBONES', 'BACKBONE_VERSION', 'ConvBlock', 'SmallCNN', 'CifarResNet', 'MSDLayer', 'MSDStem',
+           'MSDTransition', 'MSDClassifier', 'MSDNet', 'replace_first_conv', 'tv_backbone', 'cifar_stem',
+           'cifar_resnet34', 'cifar_resnet50', 'vit_tiny', 'vit_small', 'vit_mini', 'create_backbone']
 
 # %% ../nbs/01_models.ipynb #e5239753
 class ConvBlock(nn.Module):
@@ -260,3 +260,7 @@ def create_backbone(name: str, num_classes: int, in_chans: int = 3, image_size: 
                            f"or tv:<any torchvision classification model, e.g. tv:resnet18>")
     model.input_shape = (in_chans, image_size, image_size)  # one input without the batch dimension
     return model
+
+# %% ../nbs/01_models.ipynb #4164b9e7
+BACKBONE_VERSION = 1  # bump when a backbone's layers or initialisation change: stored runs go stale
+

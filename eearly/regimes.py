@@ -19,9 +19,9 @@ from .evaluate import collect_logits
 from .io import atomic_path
 
 # %% auto #0
-__all__ = ['PHASES', 'REGIMES', 'PHASE_TRAIN_FLOPS', 'OPTIMIZERS', 'LR_SCHEDULES', 'PLATEAU_FACTOR', 'SCHEDULES', 'SCHEDULE_LR',
-           'regime_phases', 'train_flops', 'split_epochs', 'Phase', 'PhaseOptimizer', 'History', 'CheckpointError',
-           'load_checkpoint', 'tracked_exits', 'EarlyStopper', 'phase_plan', 'fit']
+__all__ = ['PHASES', 'REGIMES', 'PHASE_TRAIN_FLOPS', 'TRAINER_VERSION', 'OPTIMIZERS', 'LR_SCHEDULES', 'PLATEAU_FACTOR',
+           'SCHEDULES', 'SCHEDULE_LR', 'regime_phases', 'train_flops', 'split_epochs', 'Phase', 'PhaseOptimizer',
+           'History', 'CheckpointError', 'load_checkpoint', 'tracked_exits', 'EarlyStopper', 'phase_plan', 'fit']
 
 # %% ../nbs/07_regimes.ipynb #5a985a98
 PHASES = ('backbone', 'all', 'heads', 'ensemble')
@@ -43,6 +43,10 @@ def regime_phases(regime) -> tuple:
 def train_flops(phases: list, backbone_flops: float, head_flops: float) -> float:
     "Training FLOPs of a run from its phase summaries (`History.phases`: `train` and `samples` seen)."
     return float(sum(PHASE_TRAIN_FLOPS[p['train']](backbone_flops, head_flops) * p['samples'] for p in phases))
+
+# %% ../nbs/07_regimes.ipynb #48915c10
+TRAINER_VERSION = 1  # bump when `fit` trains differently (phases, optimizers, schedules, stopping, seeding): stored runs go stale
+
 
 # %% ../nbs/07_regimes.ipynb #77113c92
 def split_epochs(regime, total_epochs: int, backbone_frac: float = 0.5) -> tuple:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_runs.ipynb #3855e160
 from __future__ import annotations
-import argparse, contextlib, hashlib, inspect, json, os, shutil, sys, time
+import argparse, contextlib, hashlib, json, os, shutil, sys, time
 from dataclasses import dataclass, field, asdict, fields, replace
 from pathlib import Path
 import pandas as pd
@@ -12,20 +12,20 @@ import torch
 import yaml
 from filelock import FileLock
 from tqdm.auto import tqdm
-import eearly
-from .data import get_dataloaders, dataset_info
-from .models import create_backbone
-from .heads import MultiExit, to_channels_last
+from .data import get_dataloaders, dataset_info, DATA_VERSION
+from .models import create_backbone, BACKBONE_VERSION
+from .heads import MultiExit, to_channels_last, HEAD_VERSION
 from .flops import exit_flops, count_flops
-from .methods import as_method, prepare
-from .regimes import fit, phase_plan, train_flops, CheckpointError, SCHEDULES, _world
+from .methods import as_method, prepare, METHODS
+from .regimes import fit, phase_plan, train_flops, CheckpointError, SCHEDULES, TRAINER_VERSION, _world
 from .gradflow import grad_contributions
-from .evaluate import collect_logits, run_metrics
-from .io import atomic_path, write_json, resolve_path
+from .evaluate import collect_logits, run_metrics, EVAL_VERSION
+from .io import atomic_path, write_json, resolve_path, cpu_name
 
 # %% auto #0
-__all__ = ['RunConfig', 'code_version', 'run_key', 'results_root', 'run_dir', 'build', 'phase1_dir', 'run', 'load_run',
-           'load_model', 'snapshots', 'run_many', 'main']
+__all__ = ['STORE_FILES', 'RunConfig', 'training_versions', 'run_key', 'results_root', 'run_name', 'run_dir', 'trained_on',
+           'read_logits', 'store_root', 'stored_dir', 'publish', 'may_train', 'RunsMissing', 'needs_training', 'build',
+           'phase1_dir', 'run', 'load_run', 'load_model', 'snapshots', 'run_many', 'main']
 
 # %% ../nbs/08_runs.ipynb #7d3d3f7c
 @dataclass
@@ -76,29 +76,118 @@ class RunConfig:
         return cls(**d)
 
 # %% ../nbs/08_runs.ipynb #38a3bcc0
-_TRAINING_MODULES = ('data', 'models', 'heads', 'methods', 'regimes', 'runs')
-_EVAL_MODULES = ('flops', 'evaluate')
+def _method_version(name: str) -> str:
+    "'<name>:<version>' of a registered method, followed by that of the method it trains as (PBEE's runs are SDN's)."
+    m = METHODS.get(name)
+    if m is None: return f'{name}:?'  # an unknown name fails in `build`, with the valid names
+    return f'{name}:{m.version}' + (f'+{_method_version(m.trains_as)}' if m.trains_as else '')
 
-def code_version(modules=_TRAINING_MODULES) -> str:
-    "eearly's version plus a short hash of the source of `modules` (default: those that shape trained weights)."
-    h = hashlib.sha256()
-    for m in modules: h.update((Path(eearly.__file__).parent/f'{m}.py').read_bytes())
-    return f'{eearly.__version__}+{h.hexdigest()[:10]}'
+def training_versions(cfg: RunConfig) -> dict:
+    "The versions of the training behaviour `cfg` uses; with the config they make its key."
+    return dict(data=DATA_VERSION, backbone=BACKBONE_VERSION, heads=HEAD_VERSION, trainer=TRAINER_VERSION,
+                method=_method_version(cfg.method))
 
 def run_key(cfg: RunConfig) -> str:
-    "A short hash of the config and `code_version()`."
-    blob = json.dumps(dict(config=asdict(cfg), code=code_version()), sort_keys=True, default=str)
+    "A short hash of the config and its `training_versions`."
+    blob = json.dumps(dict(config=asdict(cfg), versions=training_versions(cfg)), sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 def results_root(results_dir=None) -> Path:
-    "Where runs go: `results_dir`, else `$EEARLY_RESULTS`, else `results/` in the project."
+    "Where runs train: `results_dir`, else `$EEARLY_RESULTS`, else `results/` in the project."
     return resolve_path(results_dir or os.environ.get('EEARLY_RESULTS') or 'results')
 
-def run_dir(cfg: RunConfig, results_dir=None) -> Path:
-    "The folder of run `cfg`."
+def run_name(cfg: RunConfig) -> str:
+    "The folder name of run `cfg`: its headline fields and `run_key`."
     regime = cfg.regime if isinstance(cfg.regime, str) else '-'.join(cfg.regime)
-    name = f"{cfg.dataset}-{cfg.backbone.replace(':', '_')}-{regime}-{cfg.method}-s{cfg.seed}-{run_key(cfg)}"
-    return results_root(results_dir)/name
+    return f"{cfg.dataset}-{cfg.backbone.replace(':', '_')}-{regime}-{cfg.method}-s{cfg.seed}-{run_key(cfg)}"
+
+def run_dir(cfg: RunConfig, results_dir=None) -> Path:
+    "The folder of run `cfg` in the results folder."
+    return results_root(results_dir)/run_name(cfg)
+
+
+# %% ../nbs/08_runs.ipynb #store1
+def trained_on() -> dict:
+    "The CPU (or GPU), thread count and torch version a run trains with: bit-identity holds only for the same ones."
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return dict(cpu=cpu_name(), gpu=gpu, threads=torch.get_num_threads(), torch=torch.__version__)
+
+def _write_logits(d: Path, model, dls):
+    "The model's per-exit logits on the validation and test sets as `d/logits.pt`: float16 logits, int16 labels."
+    val = collect_logits(model, dls.val) if dls.val is not None else (None, None)
+    test = collect_logits(model, dls.test)
+    small = lambda t, dtype: None if t is None else t.to(dtype)
+    with atomic_path(d/'logits.pt') as tmp:
+        torch.save(dict(val_logits=small(val[0], torch.float16), val_labels=small(val[1], torch.int16),
+                        test_logits=small(test[0], torch.float16), test_labels=small(test[1], torch.int16), exits=model.exits), tmp)
+
+def read_logits(d: Path) -> dict:
+    "`d/logits.pt` as float32 logits and int64 labels (runs written before the store kept them as they were)."
+    lg = torch.load(d/'logits.pt', weights_only=True)
+    wide = lambda k, t: t if not isinstance(t, torch.Tensor) else t.float() if k.endswith('logits') else t.long()
+    return {k: wide(k, v) for k, v in lg.items()}
+
+
+# %% ../nbs/08_runs.ipynb #store2
+STORE_FILES = ('config.json', 'history.json', 'logits.pt', 'gradflow.csv', 'metrics.json')  # of every run; metrics last
+
+def store_root() -> Path | None:
+    "The run store in use: `$EEARLY_STORE` (`make figures` sets `paper_figures/store/<profile>`), else None."
+    s = os.environ.get('EEARLY_STORE')
+    return resolve_path(s) if s else None
+
+def _in_store() -> str: return f' nor in the store {store_root()}' if store_root() else ''
+
+def stored_dir(cfg: RunConfig) -> Path | None:
+    "The store's folder of run `cfg` when the store holds it finished, else None."
+    s = store_root()
+    return s/run_name(cfg) if s is not None and (s/run_name(cfg)/'metrics.json').exists() else None
+
+def _link(src: Path, dst: Path):
+    "`dst` as a hard link to `src` (the same bytes, no copy), else a copy (e.g. another file system)."
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.unlink(missing_ok=True)
+    try: os.link(src, dst)
+    except OSError: shutil.copy2(src, dst)
+
+def publish(cfg: RunConfig, results_dir=None, files=STORE_FILES) -> Path | None:
+    "Put `files` of the finished run `cfg` (those it has, relative to its folder) into the store, each atomically; None without a store."
+    s = store_root()
+    if s is None: return None
+    d, out = run_dir(cfg, results_dir), s/run_name(cfg)
+    for f in files:
+        if not (d/f).exists() or ((out/f).exists() and os.path.samefile(d/f, out/f)): continue
+        with atomic_path(out/f) as tmp: shutil.copyfile(d/f, tmp)
+    return out
+
+def _hydrate(cfg: RunConfig, results_dir=None) -> bool:
+    "Link the store's copy of run `cfg` into the results folder (metrics last), where everything reads a finished run; False when the store lacks it."
+    if (src := stored_dir(cfg)) is None: return False
+    files = sorted((p for p in src.rglob('*') if p.is_file()), key=lambda p: p.name == 'metrics.json')
+    for p in files: _link(p, run_dir(cfg, results_dir)/p.relative_to(src))
+    return True
+
+
+# %% ../nbs/08_runs.ipynb #store3
+def may_train() -> bool:
+    "Whether a missing run may be trained: not when `$EEARLY_TRAIN` is 0 (`make plots`, and `eearly-store figure`, which trains outside the notebook)."
+    return os.environ.get('EEARLY_TRAIN', '1') != '0'
+
+class RunsMissing(RuntimeError):
+    "Raised instead of training when `may_train()` is false; also appends the configs, one JSON a line, to `$EEARLY_MISSING`."
+    def __init__(self, configs):
+        self.configs = list(configs)
+        if f := os.environ.get('EEARLY_MISSING'):
+            with open(f, 'a') as out: out.writelines(json.dumps(asdict(c), default=str) + '\n' for c in self.configs)
+        names = ', '.join(run_name(c) for c in self.configs[:3]) + (' ...' if len(self.configs) > 3 else '')
+        super().__init__(f'{len(self.configs)} run(s) neither in the results folder nor in the store, and EEARLY_TRAIN=0: {names}')
+
+def needs_training(cfg: RunConfig, results_dir=None) -> bool:
+    "Whether `run(cfg)` would train: neither the results folder nor the store has it, nor, for a method that trains as another, that method's run."
+    if (run_dir(cfg, results_dir)/'metrics.json').exists() or stored_dir(cfg) is not None: return False
+    trains_as = METHODS[cfg.method].trains_as if cfg.method in METHODS else None
+    return not trains_as or needs_training(replace(cfg, method=trains_as), results_dir)
+
 
 # %% ../nbs/08_runs.ipynb #5c4880d3
 def build(cfg: RunConfig, device=None, data=True):
@@ -120,8 +209,9 @@ def _evaluate(cfg, d, model, method, val, test, started) -> dict:
     plain = count_flops(model.backbone, model.input_shape)
     metrics = run_metrics(test['logits'], test['labels'], costs, plain, val['logits'], val['labels'], criterion=method.criterion)
     hist = json.loads((d/'history.json').read_text())
-    trained_in = json.loads((d/'config.json').read_text()).get('trained_in')  # set by `_train_as`
-    metrics = dict(config=asdict(cfg), code=code_version(), eval_code=code_version(_EVAL_MODULES), run=d.name, trained_in=trained_in, costs=costs,
+    written = json.loads((d/'config.json').read_text())  # `trained_in`: set by `_train_as`
+    metrics = dict(config=asdict(cfg), versions=training_versions(cfg), eval_version=EVAL_VERSION, run=d.name,
+                   trained_in=written.get('trained_in'), trained_on=written.get('trained_on'), costs=costs,
                    backbone_flops=plain, exits=model.exits, train_epochs=len(hist['records']),
                    train_seconds=round(sum(r['seconds'] for r in hist['records']), 2),
                    wall_seconds=round(time.time() - started, 2), early_stopping=hist['config']['early_stopping'],
@@ -163,7 +253,8 @@ _PHASE1_FIELDS = ('dataset', 'subset', 'val_frac', 'split_seed', 'augment', 'bat
 
 def phase1_dir(cfg: RunConfig, plan: list, results_dir=None) -> Path:
     "The shared folder of `cfg`'s phase 1 (its first phase trains the backbone alone), keyed by what phase 1 depends on."
-    blob = json.dumps(dict({f: getattr(cfg, f) for f in _PHASE1_FIELDS}, phase=asdict(plan[0]), code=code_version()), sort_keys=True, default=str)
+    versions = {k: v for k, v in training_versions(cfg).items() if k != 'method'}  # phase 1 trains no method's heads
+    blob = json.dumps(dict({f: getattr(cfg, f) for f in _PHASE1_FIELDS}, phase=asdict(plan[0]), code=versions), sort_keys=True, default=str)
     name = f"{cfg.dataset}-{cfg.backbone.replace(':', '_')}-s{cfg.seed}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
     return results_root(results_dir)/'.phase1'/name
 
@@ -171,15 +262,14 @@ def _finished(cfg: RunConfig, d: Path, device, started) -> dict:
     "The metrics of a finished run (re-evaluated from its saved outputs if the evaluation code changed), or None."
     if not (d/'metrics.json').exists(): return None
     m = json.loads((d/'metrics.json').read_text())
-    if m.get('eval_code') == code_version(_EVAL_MODULES): return m
+    if m.get('eval_version') == EVAL_VERSION: return m
     return _reevaluate(cfg, d, device, started)  # evaluation code changed: re-evaluate, do not retrain
 
 def _reevaluate(cfg: RunConfig, d: Path, device, started) -> dict:
-    "The metrics of the weights and logits saved in `d`, computed again without training."
+    "The metrics of the logits saved in `d`, computed again without training (the model is built only for its costs)."
     model, _, method = build(cfg, device, data=False)
     prepare(model, method)
-    model.load_state_dict(torch.load(d/'model.pt', map_location='cpu', weights_only=True))
-    lg = torch.load(d/'logits.pt', weights_only=True)
+    lg = read_logits(d)
     return _evaluate(cfg, d, model, method, dict(logits=lg['val_logits'], labels=lg['val_labels']),
                      dict(logits=lg['test_logits'], labels=lg['test_labels']), started)
 
@@ -191,13 +281,9 @@ def _train_as(cfg: RunConfig, d: Path, trains_as: str, results_dir, device, star
     if 'rank' in (m := run(src_cfg, results_dir, device)): return dict(run=d.name, rank=m['rank'])
     src = run_dir(src_cfg, results_dir)
     for p in src.rglob('*'):
-        rel = p.relative_to(src)
-        if p.is_dir() or rel.parts[0] in _NOT_LINKED: continue
-        (q := d/rel).parent.mkdir(parents=True, exist_ok=True)
-        q.unlink(missing_ok=True)
-        try: os.link(p, q)  # the same bytes, no copy
-        except OSError: shutil.copy2(p, q)  # e.g. another file system
-    write_json(d/'config.json', dict(config=asdict(cfg), code=code_version(), trained_in=src.name))
+        if p.is_file() and p.relative_to(src).parts[0] not in _NOT_LINKED: _link(p, d/p.relative_to(src))
+    trained_on = json.loads((src/'config.json').read_text()).get('trained_on')
+    write_json(d/'config.json', dict(config=asdict(cfg), versions=training_versions(cfg), trained_in=src.name, trained_on=trained_on))
     return _reevaluate(cfg, d, device, started)
 
 def _run_lock(d: Path, results_dir):
@@ -207,11 +293,18 @@ def _run_lock(d: Path, results_dir):
     return FileLock(str(locks/f'{d.name}.lock')) if _world()[1] == 1 else contextlib.nullcontext()
 
 def run(cfg: RunConfig, results_dir=None, device=None, progress=False) -> dict:
-    "Train and evaluate `cfg` (or load its cached metrics); returns the metrics. A second process asking for the same run waits for the first, then reads its result."
+    "Train and evaluate `cfg`, or read it from the results folder or the store; returns the metrics and puts the run in the store (when one is in use). A second process asking for the same run waits for the first, then reads its result."
+    m = _run(cfg, results_dir, device, progress)
+    if 'rank' not in m: publish(cfg, results_dir)
+    return m
+
+def _run(cfg, results_dir, device, progress) -> dict:
     d, started = run_dir(cfg, results_dir), time.time()
     if (m := _finished(cfg, d, device, started)) is not None: return m
+    if _hydrate(cfg, results_dir) and (m := _finished(cfg, d, device, started)) is not None: return m
     if trains_as := as_method(dict(name=cfg.method, **cfg.method_kw)).trains_as:  # nothing of its own to train
         with _run_lock(d, results_dir): return _finished(cfg, d, device, started) or _train_as(cfg, d, trains_as, results_dir, device, started)
+    if not may_train(): raise RunsMissing([cfg])
     model, dls, method = build(cfg, device)  # bad configs fail here, in `_plan` or at the start of `fit`, before anything is written
     plan = _plan(cfg, method)
     if not (isinstance(cfg.gradflow_every, int) and cfg.gradflow_every >= 0):
@@ -231,34 +324,35 @@ def _train(cfg, d, model, dls, method, plan, results_dir, started, progress) -> 
                max_epochs=cfg.max_epochs, patience=cfg.patience, min_delta=cfg.min_delta, progress=progress and rank == 0, callbacks=callbacks,
                phase1_dir=phase1_dir(cfg, plan, results_dir) if plan[0].train == 'backbone' else None, keep_phase1_epochs=cfg.snapshots)
     if rank: return dict(run=d.name, rank=rank)  # under torchrun only rank 0 evaluates and writes
-    val = dict(zip(('logits', 'labels'), collect_logits(model, dls.val) if dls.val is not None else (None, None)))
-    test = dict(zip(('logits', 'labels'), collect_logits(model, dls.test)))
     with atomic_path(d/'model.pt') as tmp: torch.save(model.state_dict(), tmp)
-    with atomic_path(d/'logits.pt') as tmp:
-        torch.save(dict(val_logits=val['logits'], val_labels=val['labels'], test_logits=test['logits'],
-                        test_labels=test['labels'], exits=model.exits), tmp)
+    _write_logits(d, model, dls)
     write_json(d/'history.json', dict(config=hist.config, records=hist.records, phases=hist.phases))
-    write_json(d/'config.json', dict(config=asdict(cfg), code=code_version()))
-    metrics = _evaluate(cfg, d, model, method, val, test, started)
+    write_json(d/'config.json', dict(config=asdict(cfg), versions=training_versions(cfg), trained_on=trained_on()))
+    lg = read_logits(d)  # the metrics are those of the stored logits, so that a replot from the store gives the same numbers
+    metrics = _evaluate(cfg, d, model, method, dict(logits=lg['val_logits'], labels=lg['val_labels']),
+                        dict(logits=lg['test_logits'], labels=lg['test_labels']), started)
     (d/'last.pt').unlink(missing_ok=True)  # the final weights are in model.pt
     return metrics
 
 def load_run(cfg: RunConfig, results_dir=None) -> dict:
-    "The cached outputs of a finished run: metrics plus logits, labels and costs."
+    "The cached outputs of a finished run (in the results folder or the store): metrics plus logits, labels and costs."
     d = run_dir(cfg, results_dir)
-    if not (d/'metrics.json').exists(): raise FileNotFoundError(f'run: {d.name} has not finished (no metrics.json in {d.parent})')
-    return dict(run(cfg, results_dir), **torch.load(d/'logits.pt', weights_only=True))
+    if not (d/'metrics.json').exists() and not _hydrate(cfg, results_dir):
+        raise FileNotFoundError(f'run: {d.name} has not finished (no metrics.json in {d.parent}{_in_store()})')
+    return dict(run(cfg, results_dir), **read_logits(d))
 
 def load_model(cfg: RunConfig, results_dir=None, weights: str = 'model.pt') -> MultiExit:
-    "The trained model of a finished run in eval mode; `weights` may name another file of the run, e.g. `snapshots/p1e2.pt`."
+    "The trained model of a finished run in eval mode (its final weights go into the store); `weights` may name another file of the run, e.g. `snapshots/p1e2.pt`."
     d = run_dir(cfg, results_dir)
-    if not (d/'metrics.json').exists(): raise FileNotFoundError(f'run: {d.name} has not finished (no metrics.json in {d.parent})')
+    if not (d/'metrics.json').exists() and not _hydrate(cfg, results_dir):
+        raise FileNotFoundError(f'run: {d.name} has not finished (no metrics.json in {d.parent}{_in_store()})')
     if not (d/weights).exists():
         have = sorted(str(p.relative_to(d)) for p in d.rglob('*.pt') if p.name != 'logits.pt')
         raise FileNotFoundError(f'weights: {weights!r} is not in run {d.name}; it has {have}')
     model, _, method = build(cfg, data=False)
     prepare(model, method)  # methods with extra modules (ZTW, GPF) add them before the weights can load
     model.load_state_dict(torch.load(d/weights, map_location='cpu', weights_only=True))
+    if weights == 'model.pt': publish(cfg, results_dir, ('model.pt',))  # a figure that loads the weights ships them
     return model.eval()
 
 def snapshots(cfg: RunConfig, results_dir=None) -> list[tuple[str, str]]:
@@ -271,6 +365,7 @@ def snapshots(cfg: RunConfig, results_dir=None) -> list[tuple[str, str]]:
 def run_many(configs, results_dir=None, device=None, progress=True, executor=None) -> pd.DataFrame:
     "Run every config (finished ones come from the cache), in this process or spread over `executor`; one row of headline fields and scalar metrics per run."
     configs = list(configs)
+    if not may_train() and (missing := [c for c in configs if needs_training(c, results_dir)]): raise RunsMissing(missing)  # all at once
     if executor is None: metrics = [run(c, results_dir, device, progress) for c in tqdm(configs, desc='runs', disable=not progress)]
     else:  # any concurrent.futures-style executor; the results folder is made absolute for workers with another cwd
         root = str(results_root(results_dir))

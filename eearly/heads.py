@@ -10,6 +10,7 @@ import torch
 import torch.fx as fx
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
+from torchvision.models.vision_transformer import VisionTransformer
 from .models import create_backbone, BACKBONES
 
 # %% auto #0
@@ -251,14 +252,19 @@ def _native_exits(backbone, exits) -> tuple[list, list]:
     return names, backbone.exit_stages()
 
 # %% ../nbs/02_heads.ipynb #5125d7a1
+def _fixed_image_size(backbone) -> tuple | None:
+    "(H, W) the backbone only works at, or None when it takes any size (convnets pool adaptively)."
+    # a ViT's position embeddings have one entry per patch of the size it was built for: ours and torchvision's
+    if isinstance(backbone, VisionTransformer): return (backbone.image_size, backbone.image_size)
+    size = getattr(backbone, 'fixed_image_size', None)  # any other backbone that fixes its size declares it
+    return None if size is None else tuple(size)
+
 def _check_input_shape(backbone, input_shape) -> tuple:
-    "`input_shape` as a tuple, refused when the backbone says it was built for another image size."
-    built = getattr(backbone, 'input_shape', None)
-    size = getattr(backbone, 'image_size', None)  # torchvision's ViT fixes its image size at construction
-    built = tuple(built) if built is not None else (None, size, size) if isinstance(size, int) else None
-    shape = tuple(input_shape)
-    if built is not None and len(shape) == 3 and built[1:] != shape[1:]:
-        raise ValueError(f"input_shape: the backbone was built for {built[1]}×{built[2]} inputs, not {shape[1]}×{shape[2]}; "
+    "`input_shape` as a tuple, refused only when the backbone fixes another image size (e.g. a ViT)."
+    shape, fixed = tuple(input_shape), _fixed_image_size(backbone)
+    if fixed is not None and len(shape) == 3 and shape[1:] != fixed:
+        got, want = f"{shape[1]}×{shape[2]}", f"{fixed[0]}×{fixed[1]}"
+        raise ValueError(f"input_shape: the backbone was built for {want} inputs, not {got}; "
                          f"build it for this size, e.g. create_backbone(..., image_size={shape[1]})")
     return shape
 

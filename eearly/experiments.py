@@ -245,6 +245,8 @@ def cap_hits(cfgs, results_dir=None) -> list[dict]:
 # %% ../nbs/14_experiments.ipynb #0b8441b5
 def plateau_configs(cfgs, results_dir=None, max_doublings: int = 3) -> list[RunConfig]:
     "`cfgs` (trained if not cached), each converge run that stopped at its epoch cap replaced by itself with the cap doubled until every phase stops at its validation plateau; at most `max_doublings` times, after which `cap_hits` still lists it."
+    cfgs = list(cfgs)
+    run_many(cfgs, results_dir, progress=False)  # all at once: under EEARLY_TRAIN=0 one RunsMissing names every missing run
     out = []
     for c in cfgs:
         for _ in range(max_doublings if c.schedule == 'converge' else 0):

@@ -18,13 +18,13 @@ __all__ = ['WEIGHTINGS', 'METHODS', 'loss_weights', 'distill_loss', 'register_me
            'method_loss']
 
 # %% ../nbs/06_methods.ipynb #a1c8eafa
-WEIGHTINGS = ('uniform', 'sdn', 'linear', 'gradeq')
+WEIGHTINGS = ('uniform', 'sdn_static', 'linear', 'gradeq')  # 'sdn_static': SDN's final weights, held from the start (SDN's code ramps them up per epoch)
 
 def loss_weights(weighting: str, n_exits: int) -> torch.Tensor:
     "Per-exit loss weights (K,) of `weighting`, summing to 1."
     if weighting not in WEIGHTINGS: raise ValueError(f"weighting: unknown name {weighting!r}; valid names: {', '.join(WEIGHTINGS)}")
     k = n_exits
-    if weighting == 'sdn': w = torch.cat([torch.linspace(0.15, 0.9, k - 1) if k > 2 else torch.full((k - 1,), 0.15), torch.ones(1)])
+    if weighting == 'sdn_static': w = torch.cat([torch.linspace(0.15, 0.9, k - 1) if k > 2 else torch.full((k - 1,), 0.15), torch.ones(1)])
     elif weighting == 'linear': w = torch.arange(1, k + 1, dtype=torch.float32)
     else: w = torch.ones(k)
     return w / w.sum()
@@ -164,6 +164,9 @@ class SDN(Method):
 @dataclass
 class PBEE(Method):
     "PBEE (Zhou et al. 2020): SDN's heads and training; at evaluation a sample leaves once consecutive exits agree (patience)."
+    # Our threshold t counts the exits that agree in a row, the current one included, so t is PABEE's patience t − 1.
+    # It trains with SDN's uniform loss, as the benchmark code (EEB) does; PABEE itself weights exit i's CE by (i+1):
+    # that is `weighting='linear'` (e.g. `method_kw=dict(weighting='linear')`).
     name: ClassVar[str] = 'pbee'
     criterion: ClassVar[str] = 'patience'
     trains_as: ClassVar[str] = 'sdn'  # as in the original code, which wraps a trained SDN run and changes only evaluation
@@ -173,7 +176,8 @@ class PBEE(Method):
 class ZTW(Method):
     "ZTW (Wołczyk et al. 2021): cascading ICs, then geometric ensembles trained in their own phase on the frozen cascade."
     name: ClassVar[str] = 'ztw'
-    ensemble_epochs: int = 1  # epochs of the ensemble phase after the regime's phases (0: the cascade alone)
+    version: ClassVar[int] = 2  # 2: the ensemble phase trains 2 epochs, as the benchmark code (EEB) does, not 1
+    ensemble_epochs: int = 2  # epochs of the ensemble phase after the regime's phases (0: the cascade alone)
     ensemble_lr: float = 1e-3  # Adam learning rate of the ensemble phase
 
     def __post_init__(self):

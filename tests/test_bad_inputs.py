@@ -85,7 +85,7 @@ CASES = [
     case(lambda t: as_method('l2w'), ValueError, r"method: unknown name 'l2w'; valid names: sdn, pbee, ztw, gpf", 'unknown-method'),
     case(lambda t: regime_phases('sequential'), ValueError, r"regime: unknown name 'sequential'; valid names: joint, disjoint, mixed", 'unknown-regime'),
     case(lambda t: exit_scores(_logits()[0], 'margin'), ValueError, r"criterion: unknown name 'margin'; valid names: max_prob, entropy, patience", 'unknown-criterion'),
-    case(lambda t: as_method(dict(name='sdn', weighting='focal')), ValueError, r"weighting: unknown name 'focal'; valid names: uniform, sdn, linear, gradeq", 'unknown-weighting'),
+    case(lambda t: as_method(dict(name='sdn', weighting='focal')), ValueError, r"weighting: unknown name 'focal'; valid names: uniform, sdn_static, linear, gradeq", 'unknown-weighting'),
     case(lambda t: _fit(optimizer='lion'), ValueError, r"optimizer: unknown name 'lion'; valid names: sgd, adam, adamw", 'unknown-optimizer'),
     case(lambda t: load_dataset('digits', 'val'), ValueError, r"split: must be 'train' or 'test', got 'val'", 'unknown-split'),
     # wrong types

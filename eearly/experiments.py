@@ -175,7 +175,7 @@ def run_latency(cfg: RunConfig, batch_size: int = 256) -> tuple[list, float]:
     # the weights do not change the time: every seed, regime and schedule of one architecture shares one measurement
     arch = json.dumps({k: v for k, v in asdict(cfg).items() if k in _ARCH_FIELDS}, sort_keys=True)
     f = None if store_root() is None else store_root()/'latency'/f"{hashlib.sha256(f'{arch}|{batch_size}'.encode()).hexdigest()[:16]}.json"
-    if f is not None and f.exists(): return json.loads(f.read_text())['costs'], json.loads(f.read_text())['full']
+    if f is not None and f.exists(): return (t := json.loads(f.read_text()))['costs'], t['full']
     costs, full = _latency(arch, batch_size)
     if f is not None: write_json(f, dict(arch=json.loads(arch), batch_size=batch_size, costs=list(costs), full=full, measured_on=trained_on()))
     return list(costs), full

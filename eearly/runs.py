@@ -140,8 +140,8 @@ def _in_store() -> str: return f' nor in the store {store_root()}' if store_root
 
 def stored_dir(cfg: RunConfig) -> Path | None:
     "The store's folder of run `cfg` when the store holds it finished, else None."
-    s = store_root()
-    return s/run_name(cfg) if s is not None and (s/run_name(cfg)/'metrics.json').exists() else None
+    d = None if store_root() is None else store_root()/run_name(cfg)
+    return d if d is not None and (d/'metrics.json').exists() else None
 
 def _link(src: Path, dst: Path):
     "`dst` as a hard link to `src` (the same bytes, no copy), else a copy (e.g. another file system)."

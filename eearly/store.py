@@ -4,9 +4,8 @@
 
 # %% ../nbs/16_store.ipynb #b784f9e5
 from __future__ import annotations
-import argparse, json, os, random, subprocess, sys, tempfile, time
+import argparse, json, os, random, subprocess, sys, tempfile
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -142,14 +141,13 @@ def _why(then: dict, now: dict) -> str:
     diff = [f'{k} {then.get(k)} → {now.get(k)}' for k in ('cpu', 'gpu', 'threads', 'torch') if then.get(k) != now.get(k)]
     return '; '.join(diff) or 'same CPU, threads and torch: a change of behaviour that no version records'
 
-def verify_run(row, keep=None) -> dict:
+def verify_run(row) -> dict:
     "Retrain the stored run `row` (of `stored_runs`) from scratch and compare it with the store."
     d, cfg, then = Path(row['store'])/row['run'], row['config'], row['trained_on'] or {}
     threads = torch.get_num_threads()
     torch.set_num_threads(then.get('threads') or threads)
     try:
-        with tempfile.TemporaryDirectory() as tmp, _env(EEARLY_STORE=None, EEARLY_TRAIN=1):
-            results = keep or tmp
+        with tempfile.TemporaryDirectory() as results, _env(EEARLY_STORE=None, EEARLY_TRAIN=1):
             m = run(cfg, results)
             new, old = read_logits(run_dir(cfg, results)), read_logits(d)
             logits_same = all(torch.equal(new[k], old[k]) for k in old if isinstance(old[k], torch.Tensor))

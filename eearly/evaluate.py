@@ -12,8 +12,9 @@ import torch.nn.functional as F
 from torch import nn
 
 # %% auto #0
-__all__ = ['CRITERIA', 'EVAL_VERSION', 'TEST_PROTOCOLS', 'collect_logits', 'exit_scores', 'exit_indices', 'exit_curve',
-           'fit_temperatures', 'ece', 'head_metrics', 'budget_accuracy', 'curve_auc', 'run_metrics', 'budget_table']
+__all__ = ['CRITERIA', 'EVAL_VERSION', 'TEST_PROTOCOLS', 'PAPER_GRID', 'collect_logits', 'exit_scores', 'exit_indices',
+           'exit_curve', 'fit_temperatures', 'ece', 'head_metrics', 'budget_accuracy', 'paper_curve',
+           'paper_budget_accuracy', 'curve_auc', 'run_metrics', 'budget_table']
 
 # %% ../nbs/05_evaluate.ipynb #dc03dc34
 def collect_logits(model: nn.Module, loader, device=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -74,10 +75,11 @@ EVAL_VERSION = 1  # bump when metrics computed from logits and costs change (thi
 
 
 # %% ../nbs/05_evaluate.ipynb #066ffcc2
-def exit_indices(scores: torch.Tensor, threshold) -> torch.Tensor:
-    "Exit of each sample: the first k with `scores[k] ≥ threshold`, the last when none fires; (N,), or (T, N) for T thresholds."
+def exit_indices(scores: torch.Tensor, threshold, strict: bool = False) -> torch.Tensor:
+    "Exit of each sample: the first k with `scores[k] ≥ threshold` (`strict`: `>`), the last when none fires; (N,), or (T, N) for T thresholds."
     t = torch.as_tensor(threshold, dtype=torch.float64)
-    fires = scores.double() >= t.reshape(*t.shape, 1, 1)  # ([T,] K, N), float64 so quantile thresholds are not rounded
+    t = t.reshape(*t.shape, 1, 1)
+    fires = scores.double() > t if strict else scores.double() >= t  # ([T,] K, N), float64 so quantile thresholds are not rounded
     fires[..., -1, :] = True
     return fires.to(torch.uint8).argmax(-2)  # argmax returns the first of equal maxima
 
@@ -104,14 +106,14 @@ def _check_thresholds(thresholds, criterion, k, field: str = 'thresholds') -> li
         raise ValueError(f'{field}: {criterion} takes {valid}, got {bad or "none"}')
     return ts
 
-def exit_curve(logits, labels, costs, criterion: str = 'max_prob', thresholds=None, temperatures=None) -> pd.DataFrame:
-    "Per threshold: mean `cost` of the exits taken, `accuracy` there and `exit_frac_k` leaving at each exit, sorted by cost."
+def exit_curve(logits, labels, costs, criterion: str = 'max_prob', thresholds=None, temperatures=None, strict: bool = False) -> pd.DataFrame:
+    "Per threshold: mean `cost` of the exits taken, `accuracy` there and `exit_frac_k` leaving at each exit, sorted by cost (`strict`: exit on `>`)."
     scores = exit_scores(logits, criterion, temperatures)  # (K, N)
     k, n = scores.shape
     logits, labels, costs = _check_logits(logits).cpu(), _check_labels(labels, n, logits.shape[-1]), _check_costs(costs, k)
     ts = _thresholds(scores, criterion) if thresholds is None else _check_thresholds(thresholds, criterion, k)
     correct = (logits.argmax(-1) == labels).double()  # (K, N)
-    e = exit_indices(scores, torch.tensor(ts, dtype=torch.float64))  # (T, N)
+    e = exit_indices(scores, torch.tensor(ts, dtype=torch.float64), strict)  # (T, N)
     counts = torch.bincount((e + k * torch.arange(len(ts))[:, None]).flatten(), minlength=len(ts) * k).view(-1, k)  # (T, K)
     curve = pd.DataFrame({'threshold': ts, 'cost': costs[e].mean(1).numpy(), 'accuracy': correct.gather(0, e).mean(1).numpy(),
                           **{f'exit_frac_{i}': (counts[:, i] / n).double().numpy() for i in range(k)}})
@@ -155,7 +157,7 @@ def head_metrics(logits, labels, n_bins: int = 15) -> pd.DataFrame:
 def _fits(curve, limit): return curve[curve.cost <= limit * (1 + 1e-12)]
 
 def _largest_fitting(curve, limit):
-    "The paper's pick: the row of highest threshold (so of largest cost) with cost ≤ `limit`, or None."
+    "`test_sweep`'s pick, after the paper's: the row of highest threshold (so of largest cost) with cost ≤ `limit`, or None."
     fits = _fits(curve, limit)
     return None if fits.empty else fits.loc[fits.threshold.idxmax()]
 
@@ -172,7 +174,7 @@ def _row(b, protocol, r, backbone_flops, val_cost=math.nan):
 
 def budget_accuracy(test_logits, test_labels, costs, backbone_flops: float, budgets=(0.25, 0.5, 0.75, 1.0),
                     criterion: str = 'max_prob', val_logits=None, val_labels=None, calibrate: bool = True) -> pd.DataFrame:
-    "Per budget and protocol (`test_sweep`: the paper's, `oracle`, `calibrated`): chosen `threshold`, normalised `val_cost` and `cost`, and test `accuracy` (NaN: nothing fits the budget)."
+    "Per budget and protocol (`test_sweep`: ours, after the paper's rule; `oracle`; `calibrated`): chosen `threshold`, normalised `val_cost` and `cost`, and test `accuracy` (NaN: nothing fits the budget)."
     if not backbone_flops > 0: raise ValueError(f'backbone_flops: must be positive, got {backbone_flops!r}')
     if (val_logits is None) != (val_labels is None): raise ValueError('val_labels: give val_logits and val_labels together, or neither')
     try: budgets = [float(b) for b in np.atleast_1d(budgets)]
@@ -188,6 +190,36 @@ def budget_accuracy(test_logits, test_labels, costs, backbone_flops: float, budg
         t = None if r is None else exit_curve(test_logits, test_labels, costs, criterion, [r.threshold], temps).iloc[0]
         rows.append(_row(b, 'calibrated', t, backbone_flops, math.nan if r is None else r.cost / backbone_flops))
     return pd.DataFrame(rows)
+
+# %% ../nbs/05_evaluate.ipynb #p2a2b3c4
+PAPER_GRID = 100  # EEB's eval_thresholds: thresholds torch.linspace(0, 1, 100)
+
+def paper_curve(logits, labels, costs, criterion: str = 'max_prob') -> pd.DataFrame:
+    "EEB's curve of one run (its `eval.py`), in grid order: max-prob on `linspace(0, 1, 100)` with a strict `>`, or patience 0 … K−1 with `>`."
+    if criterion == 'max_prob':
+        return exit_curve(logits, labels, costs, criterion, torch.linspace(0, 1, PAPER_GRID).tolist(), strict=True).sort_values('threshold', ignore_index=True)
+    if criterion == 'patience':  # EEB's patience p exits once more than p exits in a row agree: our threshold p + 1, with ≥
+        k = _check_logits(logits).shape[0]
+        c = exit_curve(logits, labels, costs, 'patience', list(range(1, k + 1))).sort_values('threshold', ignore_index=True)
+        return c.assign(threshold=c.threshold - 1)
+    raise ValueError(f"criterion: the paper's curve has max_prob and patience, got {criterion!r}")
+
+def paper_budget_accuracy(curves: list, backbone_flops: float, budgets=(0.25, 0.5, 0.75, 1.0)) -> pd.DataFrame:
+    "EEB's table (`cost_vs_table.py`) from the seeds' `paper_curve`s: per budget, the threshold before the first whose seed-mean cost exceeds it; a row per budget and seed."
+    if not backbone_flops > 0: raise ValueError(f'backbone_flops: must be positive, got {backbone_flops!r}')
+    if not curves or any(not np.array_equal(c.threshold, curves[0].threshold) for c in curves):
+        raise ValueError("curves: need one paper_curve per seed, all on the same thresholds")
+    mean_cost = np.mean([c.cost.to_numpy() for c in curves], 0)
+    rows = []
+    for b in budgets:
+        over = np.flatnonzero(mean_cost > b * backbone_flops)
+        i = len(mean_cost) - 1 if over.size == 0 else over[0] - 1  # -1: the first threshold already exceeds the budget
+        for seed, c in enumerate(curves):
+            hit = dict(threshold=c.threshold[i], mean_cost=mean_cost[i] / backbone_flops, cost=c.cost[i] / backbone_flops, accuracy=c.accuracy[i]) if i >= 0 else \
+                  dict(threshold=math.nan, mean_cost=math.nan, cost=math.nan, accuracy=math.nan)
+            rows.append(dict(budget=b, protocol='paper', seed=seed, **hit))
+    return pd.DataFrame(rows)
+
 
 # %% ../nbs/05_evaluate.ipynb #7bb46d8c
 def curve_auc(curve: pd.DataFrame, backbone_flops: float) -> float:

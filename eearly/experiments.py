@@ -15,7 +15,7 @@ from packaging.version import Version
 from scipy import stats
 from .runs import RunConfig, build, load_run, run, run_dir, run_many, publish, store_root, trained_on
 from .flops import latency_table
-from .evaluate import budget_accuracy, budget_table
+from .evaluate import budget_accuracy, budget_table, paper_budget_accuracy, paper_curve
 from .methods import as_method, prepare
 from .regimes import Phase
 from .io import atomic_path, resolve_path, write_json
@@ -25,8 +25,8 @@ __all__ = ['REGIME_NAMES', 'TRACKING', 'PARAMS_DIR', 'RUNS_YAML', 'MIN_EFFECT', 
            'PAPER_RULE_SINCE', 'CONVERGENCE_JSON', 'RERUN_GLOB', 'FLOORS', 'REASONS_YAML', 'CAVEATS_YAML', 'as_list',
            'grid_configs', 'backbone_defaults', 'run_params', 'schedule_label', 'profile_files', 'figure_params',
            'mean_ci', 'ci_table', 't_errorbar', 'compare', 'verdict', 'finding', 'run_latency', 'budget_curves',
-           'first_batches', 'cached_analysis', 'cap_hits', 'plateau_configs', 'raised_caps', 'rerun_checks',
-           'figure_jsons', 'results_page', 'compare_figures', 'boundary_margin', 'closest_findings']
+           'paper_budget_runs', 'first_batches', 'cached_analysis', 'cap_hits', 'plateau_configs', 'raised_caps',
+           'rerun_checks', 'figure_jsons', 'results_page', 'compare_figures', 'boundary_margin', 'closest_findings']
 
 # %% ../nbs/14_experiments.ipynb #af51e0e4
 def as_list(value, field: str, cast=str) -> list:
@@ -198,6 +198,24 @@ def budget_curves(cfgs, budgets=None, results_dir=None,
         frames.append(t.assign(**{k: (v if not isinstance(v, (list, dict)) else json.dumps(v)) for k, v in asdict(c).items()}))
     return pd.concat(frames, ignore_index=True)
 
+# %% ../nbs/14_experiments.ipynb #q2b2c3d4
+def paper_budget_runs(cfgs, budgets=(0.25, 0.5, 0.75, 1.0), results_dir=None) -> pd.DataFrame:
+    "The paper's budget rule over each group of `cfgs` that differ only in seed: a row per run with `paper/acc@<b %>` and `paper/cost@<b %>` (the pick's seed-mean cost)."
+    groups = {}
+    for c in cfgs: groups.setdefault(json.dumps(asdict(replace(c, seed=0)), sort_keys=True, default=str), []).append(c)
+    rows = []
+    for group in groups.values():
+        group = sorted(group, key=lambda c: c.seed)
+        loaded = [load_run(c, results_dir) for c in group]
+        crit = as_method(dict(name=group[0].method, **group[0].method_kw)).criterion
+        tab = paper_budget_accuracy([paper_curve(r['test_logits'], r['test_labels'], r['costs'], crit) for r in loaded], loaded[0]['backbone_flops'], budgets)
+        for i, c in enumerate(group):
+            t = tab[tab.seed == i]
+            rows.append(dict(run=run_dir(c, results_dir).name, **{f'paper/acc@{b * 100:g}': a for b, a in zip(t.budget, t.accuracy)},
+                             **{f'paper/cost@{b * 100:g}': m for b, m in zip(t.budget, t.mean_cost)}))
+    return pd.DataFrame(rows)
+
+
 # %% ../nbs/14_experiments.ipynb #d19e3e16
 def first_batches(loader, n: int, chunk: int = 256) -> list:
     "The first `n` samples of `loader` as a list of (x, y) batches of near-equal size (at most `chunk`)."
@@ -266,10 +284,10 @@ def _fmt(v) -> str:
     if isinstance(v, float): return f'{v:.4g}'
     return str(v)
 
-PAPER_RULE_SINCE = '0.2.0'  # from this eearly version on, `test_sweep` is the paper's rule; before, it was the oracle's
+PAPER_RULE_SINCE = '0.2.0'  # from this version on, `test_sweep` takes the paper's pick (largest cost that fits); before, the oracle's
 
 def _oracle_era(meta: dict) -> bool:
-    "Whether a figure was made before `test_sweep` followed the paper's budget rule (its 'test sweep' numbers are the oracle's)."
+    "Whether a figure was made before `test_sweep` took the paper's pick (its 'test sweep' numbers are the oracle's)."
     return Version(meta.get('eearly', '0')) < Version(PAPER_RULE_SINCE)
 
 CONVERGENCE_JSON = 'convergence.json'  # `bench/convergence.py --out <fig_dir>/convergence.json`: the profile's convergence gap
@@ -392,7 +410,7 @@ def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
     if stale := [m['figure'] for m in metas if _oracle_era(m)]:
         lines[-2:-2] = [f"**† Stale: {', '.join(stale)}** were made by eearly < {PAPER_RULE_SINCE}: before GPF and ZTW were the "
                         "published methods, and when `test_sweep` took the most accurate threshold within each budget on the test set "
-                        "(an oracle) instead of the paper's rule (the largest-cost threshold that fits). Their budget numbers and the "
+                        "(an oracle) instead of the paper's pick (the largest-cost threshold that fits). Their budget numbers and the "
                         "findings built on them are not the paper's protocol; `make figures` regenerates them.", '']
     for m in metas:
         name = m['figure']

@@ -14,8 +14,8 @@ from .heads import MultiExit
 
 # %% auto #0
 __all__ = ['WEIGHTINGS', 'METHODS', 'loss_weights', 'distill_loss', 'register_method', 'Method', 'as_method', 'ExitOutputs',
-           'CascadeHead', 'GeometricEnsemble', 'GPFMerge', 'SDN', 'PBEE', 'ZTW', 'GPF', 'prepare', 'param_groups',
-           'method_loss']
+           'CascadeHead', 'GeometricEnsemble', 'GPFMerge', 'EEBGPFMerge', 'SDN', 'PBEE', 'ZTW', 'GPF', 'GPFEEB',
+           'prepare', 'param_groups', 'method_loss']
 
 # %% ../nbs/06_methods.ipynb #a1c8eafa
 WEIGHTINGS = ('uniform', 'sdn_static', 'linear', 'gradeq')  # 'sdn_static': SDN's final weights, held from the start (SDN's code ramps them up per epoch)
@@ -125,8 +125,40 @@ class GeometricEnsemble(nn.Module):
         ens = torch.einsum('kj,jbc->kbc', self.weight.exp() * self.mean_mask, logp) + self.bias[:, None]
         return list(ens.unbind(0)) + [outs[-1]]
 
+
+# %% ../nbs/06_methods.ipynb #c7a1e5f0
 class GPFMerge(nn.Module):
-    "GPF: IC i sums the logit projections of past states (detached earlier ones and its own) and of imitated future states, mixed by a per-class gate."
+    "GPF as its authors wrote it: tanh states imitated by tanh maps, past and future logits mixed as `2λ·past + (2−2λ)·future`."
+    def __init__(self, n_ics: int, dim: int, num_classes: int, dropout: float = 0.1, init_std: float = 0.02):
+        super().__init__()
+        c = num_classes
+        # the authors' CLSPredLayer: state j is imitated from any earlier state s as tanh(s·W_j + b_j)
+        self.imitate = nn.Parameter(torch.randn(n_ics, dim, dim) * init_std)
+        self.imitate_bias = nn.Parameter(torch.zeros(n_ics, dim))
+        # their ClassifierWithGate: each position projects its state to C logits and C gate inputs
+        self.proj = nn.Parameter(torch.randn(n_ics, dim, 2 * c) * init_std)
+        self.proj_bias = nn.Parameter(torch.zeros(n_ics, 2 * c))
+        self.balance = nn.Linear(c, c)  # their gate_proj, then a sigmoid
+        nn.init.normal_(self.balance.weight, std=init_std); nn.init.zeros_(self.balance.bias)  # BERT's init: λ starts at 0.5
+        self.dropout = nn.Dropout(dropout)  # their output dropout, on the states the classifier reads
+    def forward(self, outs):
+        states, n, c = outs[:-1], len(outs) - 1, self.balance.in_features
+        logits, imitation = [], []
+        for i, s in enumerate(states):
+            imitated = torch.tanh(torch.einsum('bd,jde->jbe', s, self.imitate[i + 1:]) + self.imitate_bias[i + 1:, None])
+            seq = torch.cat([torch.stack([p.detach() for p in states[:i]] + [s]), imitated])  # (n, B, dim): past, own, future
+            proj = torch.einsum('jbd,jde->jbe', self.dropout(seq), self.proj) + self.proj_bias[:, None]  # (n, B, 2C)
+            past, future = proj[:i + 1, :, :c].sum(0), proj[i + 1:, :, :c].sum(0)
+            lam = torch.sigmoid(self.balance(torch.tanh(proj[:i + 1, :, c:].sum(0) / (i + 1))))  # gate of the mean past
+            logits.append(2 * lam * past + (2 - 2 * lam) * future)  # the last IC has no future: 2λ·past
+            if i + 1 < n:  # their CosineEmbeddingLoss against the actual, detached later states
+                imitation.append((1 - F.cosine_similarity(imitated, torch.stack([t.detach() for t in states[i + 1:]]), dim=-1)).mean())
+        return ExitOutputs(logits + [outs[-1]], torch.stack(imitation).mean() if imitation else None)
+
+
+# %% ../nbs/06_methods.ipynb #d2b6f9a3
+class EEBGPFMerge(nn.Module):
+    "GPF as the benchmark code (EEB) has it: IC i sums the logit projections of past states (detached earlier ones and its own) and of imitated future states, mixed by a per-class gate."
     def __init__(self, n_ics: int, dim: int, num_classes: int):
         super().__init__()
         self.imitators = nn.ModuleList([nn.Sequential(nn.Linear(dim, dim), nn.ReLU()) for _ in range(n_ics)])  # imitator j predicts state j
@@ -150,6 +182,7 @@ class GPFMerge(nn.Module):
                 real = torch.cat([t.detach() for t in states[i + 1:]])
                 imitation.append((1 - F.cosine_similarity(torch.cat(future), real, dim=1)).mean())
         return ExitOutputs(logits + [outs[-1]], torch.stack(imitation).mean() if imitation else None)
+
 
 # %% ../nbs/06_methods.ipynb #f42a5ebb
 def _device(model): return next(model.parameters()).device
@@ -195,15 +228,13 @@ class ZTW(Method):
     def start_phase(self, model, train):
         if train == 'ensemble': model.post.enabled.fill_(True)
 
-@register_method
 @dataclass
-class GPF(Method):
-    "GPF (Liao et al. 2021): state heads of the run's head type, imitators of future states, past and future merged in logit space by a per-class gate."
-    name: ClassVar[str] = 'gpf'
-    weighting: str = 'linear'  # (i+1)-proportional, the final exit included
+class _GPFFields(Method):
+    "The options both GPF variants share: state size, imitation weight and the Adam settings of their parameters."
+    weighting: str = 'linear'  # (i+1)-proportional, the final exit included, as both codes weight the exits
     gpf_dim: int = 128  # state size of each IC
-    gpf_imitation: float = 1.0  # weight of the imitation loss
-    gpf_lr: float = 1e-2  # Adam learning rate of the GPF parameters (state heads, imitators, merge); the original's long ViT runs used 5e-4
+    gpf_imitation: float = 1.0  # weight of the imitation loss beside the weighted CE (the authors': 1, as (CE + cos)/2 is)
+    gpf_lr: float = 1e-2  # Adam learning rate of the GPF parameters (state heads, imitators, merge); each variant sets its own
     gpf_weight_decay: float = 0.0  # Adam weight decay of the GPF parameters
 
     def __post_init__(self):
@@ -212,15 +243,40 @@ class GPF(Method):
         if not (_num(self.gpf_imitation) and self.gpf_imitation >= 0): raise ValueError(f'gpf_imitation: must be >= 0, got {self.gpf_imitation!r}')
         if not (_num(self.gpf_lr) and self.gpf_lr > 0): raise ValueError(f'gpf_lr: must be positive, got {self.gpf_lr!r}')
         if not (_num(self.gpf_weight_decay) and self.gpf_weight_decay >= 0): raise ValueError(f'gpf_weight_decay: must be >= 0, got {self.gpf_weight_decay!r}')
-    def prepare(self, model):
-        model.heads = nn.ModuleList([nn.Sequential(h, nn.ReLU()) for h in model.make_heads(self.gpf_dim)]).to(_device(model))
-        model.post = GPFMerge(len(model.heads), self.gpf_dim, model.num_classes).to(_device(model))
-        return model
     def phase_kw(self, train):
         return dict(head_optimizer='adam', head_lr=self.gpf_lr, head_weight_decay=self.gpf_weight_decay) if train in ('all', 'heads') else {}
     def aux_loss(self, outputs):
         aux = getattr(outputs, 'aux_loss', None)
         return None if aux is None or not self.gpf_imitation else self.gpf_imitation * aux
+
+@register_method
+@dataclass
+class GPF(_GPFFields):
+    "GPF (Liao et al. 2021) as its authors wrote it (lancopku/Early-Exit): tanh state heads, tanh imitators, `GPFMerge`."
+    name: ClassVar[str] = 'gpf'
+    version: ClassVar[int] = 2  # 2: the authors' GPF; version 1 was the benchmark code's, now `gpf_eeb`
+    gpf_lr: float = 3e-3  # its validation pick (bench/gpf_lr.py); the authors' 1e-5 to 5e-5 fine-tune a pretrained BERT
+    gpf_dropout: float = 0.1  # dropout on the states the merge reads (the authors' output dropout, BERT's 0.1)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not (_num(self.gpf_dropout) and 0 <= self.gpf_dropout < 1): raise ValueError(f'gpf_dropout: must be in [0, 1), got {self.gpf_dropout!r}')
+    def prepare(self, model):
+        model.heads = nn.ModuleList([nn.Sequential(h, nn.Tanh()) for h in model.make_heads(self.gpf_dim)]).to(_device(model))
+        model.post = GPFMerge(len(model.heads), self.gpf_dim, model.num_classes, self.gpf_dropout).to(_device(model))
+        return model
+
+@register_method
+@dataclass
+class GPFEEB(_GPFFields):
+    "GPF as the benchmark code (EEB) has it, which the paper's numbers used: ReLU states and imitators, `EEBGPFMerge`."
+    name: ClassVar[str] = 'gpf_eeb'
+    gpf_lr: float = 1e-2  # its validation pick (bench/gpf_lr.py), and the rate gpf version 1 trained with
+    def prepare(self, model):
+        model.heads = nn.ModuleList([nn.Sequential(h, nn.ReLU()) for h in model.make_heads(self.gpf_dim)]).to(_device(model))
+        model.post = EEBGPFMerge(len(model.heads), self.gpf_dim, model.num_classes).to(_device(model))
+        return model
+
 
 # %% ../nbs/06_methods.ipynb #ea47f27e
 def prepare(model: MultiExit, method) -> MultiExit:

@@ -26,7 +26,7 @@ RTOL = 0.1
 BASE = RunConfig(dataset='digits', backbone='cnn', backbone_kw=dict(widths=[8, 16, 16]), exits=['blocks.0', 'blocks.1'],
                  total_epochs=2, batch_size=64, test_subset=100, seed=0, snapshots=False)
 CASES = {f'{r}-sdn': replace(BASE, regime=r) for r in ('joint', 'disjoint', 'mixed')} | \
-        {f'mixed-{m}': replace(BASE, regime='mixed', method=m) for m in ('ztw', 'gpf')}
+        {f'mixed-{m}': replace(BASE, regime='mixed', method=m) for m in ('ztw', 'gpf', 'gpf_eeb')}
 
 
 def cpu_kind() -> str:

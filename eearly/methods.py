@@ -15,7 +15,7 @@ from .heads import MultiExit
 # %% auto #0
 __all__ = ['WEIGHTINGS', 'METHODS', 'loss_weights', 'distill_loss', 'register_method', 'Method', 'as_method', 'ExitOutputs',
            'CascadeHead', 'GeometricEnsemble', 'GPFMerge', 'EEBGPFMerge', 'SDN', 'PBEE', 'ZTW', 'GPF', 'GPFEEB',
-           'prepare', 'param_groups', 'method_loss']
+           'prepare', 'param_groups', 'method_loss', 'gpf_gates']
 
 # %% ../nbs/06_methods.ipynb #a1c8eafa
 WEIGHTINGS = ('uniform', 'sdn_static', 'linear', 'gradeq')  # 'sdn_static': SDN's final weights, held from the start (SDN's code ramps them up per epoch)
@@ -140,6 +140,7 @@ class GPFMerge(nn.Module):
         self.proj_bias = nn.Parameter(torch.zeros(n_ics, 2 * c))
         self.balance = nn.Linear(c, c)  # their gate_proj, then a sigmoid
         nn.init.normal_(self.balance.weight, std=init_std); nn.init.zeros_(self.balance.bias)  # BERT's init: λ starts at 0.5
+        self.gate_sigmoid = nn.Sigmoid()  # λ's squashing, as a module so that `gpf_gates` can hook its output
         self.dropout = nn.Dropout(dropout)  # their output dropout, on the states the classifier reads
     def forward(self, outs):
         states, n, c = outs[:-1], len(outs) - 1, self.balance.in_features
@@ -149,7 +150,7 @@ class GPFMerge(nn.Module):
             seq = torch.cat([torch.stack([p.detach() for p in states[:i]] + [s]), imitated])  # (n, B, dim): past, own, future
             proj = torch.einsum('jbd,jde->jbe', self.dropout(seq), self.proj) + self.proj_bias[:, None]  # (n, B, 2C)
             past, future = proj[:i + 1, :, :c].sum(0), proj[i + 1:, :, :c].sum(0)
-            lam = torch.sigmoid(self.balance(torch.tanh(proj[:i + 1, :, c:].sum(0) / (i + 1))))  # gate of the mean past
+            lam = self.gate_sigmoid(self.balance(torch.tanh(proj[:i + 1, :, c:].sum(0) / (i + 1))))  # gate of the mean past
             logits.append(2 * lam * past + (2 - 2 * lam) * future)  # the last IC has no future: 2λ·past
             if i + 1 < n:  # their CosineEmbeddingLoss against the actual, detached later states
                 imitation.append((1 - F.cosine_similarity(imitated, torch.stack([t.detach() for t in states[i + 1:]]), dim=-1)).mean())
@@ -167,6 +168,8 @@ class EEBGPFMerge(nn.Module):
         self.gate = nn.Parameter(torch.randn(n_ics, dim, num_classes) / math.sqrt(dim))
         self.gate_bias = nn.Parameter(torch.zeros(n_ics, num_classes))
         self.balance = nn.Sequential(nn.ReLU(), nn.Linear(num_classes, num_classes), nn.Sigmoid())
+    @property
+    def gate_sigmoid(self) -> nn.Module: return self.balance[-1]  # the sigmoid whose output is λ (`gpf_gates` hooks it)
     def forward(self, outs):
         states, n = outs[:-1], len(outs) - 1
         logits, imitation = [], []
@@ -304,3 +307,20 @@ def method_loss(model: MultiExit, method: Method, outputs: list, y, weights=None
     loss = (w * per_exit).sum()
     aux = method.aux_loss(outputs)
     return (loss if aux is None else loss + aux), ce.detach()
+
+# %% ../nbs/06_methods.ipynb #h2a2b3c4
+@torch.no_grad()
+def gpf_gates(model: MultiExit, loader, device=None) -> torch.Tensor:
+    "Mean gate λ of each IC and class over the samples of `loader` (n_ics, C), of a `gpf` or `gpf_eeb` model, in eval mode."
+    merge = getattr(model, 'post', None)
+    if not isinstance(merge, (GPFMerge, EEBGPFMerge)):
+        raise ValueError(f'model: gpf_gates needs a model prepared for gpf or gpf_eeb, got post={type(merge).__name__}')
+    sums, n = [], 0
+    hook = merge.gate_sigmoid.register_forward_hook(lambda mod, inp, out: sums.append(out.double().sum(0)))  # once per IC, in order
+    try:
+        model.eval()
+        for x, _ in loader:
+            model(x.to(device or _device(model))); n += len(x)
+    finally: hook.remove()
+    return torch.stack(sums).view(-1, len(model.heads), model.num_classes).sum(0) / n
+

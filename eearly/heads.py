@@ -114,7 +114,9 @@ class PooledHead(nn.Module):
     def __init__(self, feat_shape, num_classes, size=4):
         super().__init__()
         _check_rank(feat_shape, (1, 2, 3), 'pooled')
-        self.alpha = nn.Parameter(torch.zeros(()))  # mixing logit: sigmoid(0) is an equal mix
+        # mixing logit: sigmoid(0) is an equal mix. SDN's code (InternalClassifier) mixes with the raw α, drawn from
+        # U(0, 1) and unbounded in training; the sigmoid keeps ours a convex mix of max and average
+        self.alpha = nn.Parameter(torch.zeros(()))
         self.size = (min(size, feat_shape[1]), min(size, feat_shape[2])) if len(feat_shape) == 3 else None
         n_in = feat_shape[0] * self.size[0] * self.size[1] if self.size else feat_shape[-1]
         self.fc = nn.Linear(n_in, num_classes)

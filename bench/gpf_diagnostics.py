@@ -2,7 +2,7 @@
 seed), the last IC's per-class recall, and the gates λ of every IC per class (`eearly.methods.gpf_gates`, on the test
 split). A faithful GPF keeps every IC at ≥ 0.8 × SDN's; a last IC whose gate went to 0 for a class cannot predict it.
 
-    .venv/bin/python bench/gpf_diagnostics.py [--profile default] [--methods gpf gpf_eeb] [--out paper_figures/gpf_diagnostics.json]
+    .venv/bin/python bench/gpf_diagnostics.py [--profile default] [--methods gpf gpf_eeb] [--out paper_figures/checks/gpf_diagnostics.json]
 
 Reads the runs from the profile's store (accuracies and recalls from the stored test logits). The gates are a cached
 analysis (`analysis/gpf_gates-<key>.pt` in the run's folder and the store): computing them needs the run's weights, so
@@ -62,7 +62,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--profile', default='default')
     ap.add_argument('--methods', nargs='+', default=['gpf', 'gpf_eeb'])
-    ap.add_argument('--out', default='paper_figures/gpf_diagnostics.json')
+    ap.add_argument('--out', default='paper_figures/checks/gpf_diagnostics.json')
     args = ap.parse_args()
     store = profile_store(args.profile)
     os.environ['EEARLY_STORE'], os.environ['EEARLY_TRAIN'] = str(store), '0'  # read and ship to the store, never train

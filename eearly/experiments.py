@@ -25,8 +25,9 @@ __all__ = ['REGIME_NAMES', 'TRACKING', 'PARAMS_DIR', 'RUNS_YAML', 'MIN_EFFECT', 
            'PAPER_RULE_SINCE', 'CONVERGENCE_JSON', 'RERUN_GLOB', 'FLOORS', 'REASONS_YAML', 'CAVEATS_YAML', 'as_list',
            'grid_configs', 'backbone_defaults', 'run_params', 'schedule_label', 'profile_files', 'figure_params',
            'mean_ci', 'ci_table', 't_errorbar', 'compare', 'verdict', 'finding', 'run_latency', 'budget_curves',
-           'paper_budget_runs', 'first_batches', 'cached_analysis', 'cap_hits', 'plateau_configs', 'raised_caps',
-           'rerun_checks', 'figure_jsons', 'results_page', 'compare_figures', 'boundary_margin', 'closest_findings']
+           'seed_groups', 'paper_budget_runs', 'first_batches', 'cached_analysis', 'cap_hits', 'plateau_configs',
+           'raised_caps', 'rerun_checks', 'figure_jsons', 'results_page', 'compare_figures', 'boundary_margin',
+           'closest_findings']
 
 # %% ../nbs/14_experiments.ipynb #af51e0e4
 def as_list(value, field: str, cast=str) -> list:
@@ -199,13 +200,16 @@ def budget_curves(cfgs, budgets=None, results_dir=None,
     return pd.concat(frames, ignore_index=True)
 
 # %% ../nbs/14_experiments.ipynb #q2b2c3d4
-def paper_budget_runs(cfgs, budgets=(0.25, 0.5, 0.75, 1.0), results_dir=None) -> pd.DataFrame:
-    "The paper's budget rule over each group of `cfgs` that differ only in seed: a row per run with `paper/acc@<b %>` and `paper/cost@<b %>` (the pick's seed-mean cost)."
+def seed_groups(cfgs, vary=('seed',)) -> list[list]:
+    "`cfgs` grouped by every field but those in `vary`, each group sorted by seed, in the order groups first appear."
     groups = {}
-    for c in cfgs: groups.setdefault(json.dumps(asdict(replace(c, seed=0)), sort_keys=True, default=str), []).append(c)
+    for c in cfgs: groups.setdefault(json.dumps(asdict(replace(c, **{f: None for f in vary})), sort_keys=True, default=str), []).append(c)
+    return [sorted(g, key=lambda c: c.seed) for g in groups.values()]
+
+def paper_budget_runs(cfgs, budgets=(0.25, 0.5, 0.75, 1.0), results_dir=None, vary=('seed',)) -> pd.DataFrame:
+    "The paper's budget rule over each group of `cfgs` that differ only in `vary` (`seed_groups`): a row per run with `paper/acc@<b %>` and `paper/cost@<b %>` (the pick's seed-mean cost)."
     rows = []
-    for group in groups.values():
-        group = sorted(group, key=lambda c: c.seed)
+    for group in seed_groups(cfgs, vary):
         loaded = [load_run(c, results_dir) for c in group]
         crit = as_method(dict(name=group[0].method, **group[0].method_kw)).criterion
         tab = paper_budget_accuracy([paper_curve(r['test_logits'], r['test_labels'], r['costs'], crit) for r in loaded], loaded[0]['backbone_flops'], budgets)

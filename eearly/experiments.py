@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_experiments.ipynb #c16603f7
 from __future__ import annotations
-import functools, hashlib, itertools, json, math
+import collections, functools, hashlib, itertools, json, math
 from dataclasses import asdict, replace
 from pathlib import Path
 import numpy as np
@@ -21,13 +21,13 @@ from .regimes import Phase
 from .io import atomic_path, resolve_path, write_json
 
 # %% auto #0
-__all__ = ['REGIME_NAMES', 'TRACKING', 'PARAMS_DIR', 'RUNS_YAML', 'MIN_EFFECT', 'PAPER_MIXED_VS', 'COSTS', 'ANALYSIS_VERSION',
-           'PAPER_RULE_SINCE', 'CONVERGENCE_JSON', 'RERUN_GLOB', 'FLOORS', 'REASONS_YAML', 'CAVEATS_YAML', 'as_list',
-           'grid_configs', 'backbone_defaults', 'run_params', 'schedule_label', 'profile_files', 'figure_params',
-           'mean_ci', 'ci_table', 't_errorbar', 'compare', 'verdict', 'finding', 'run_latency', 'budget_curves',
-           'seed_groups', 'paper_budget_runs', 'first_batches', 'cached_analysis', 'cap_hits', 'plateau_configs',
-           'raised_caps', 'rerun_checks', 'figure_jsons', 'results_page', 'compare_figures', 'boundary_margin',
-           'closest_findings']
+__all__ = ['REGIME_NAMES', 'TRACKING', 'PARAMS_DIR', 'RUNS_YAML', 'MIN_EFFECT', 'VERDICTS', 'PAPER_MIXED_VS', 'COSTS',
+           'ANALYSIS_VERSION', 'PAPER_RULE_SINCE', 'CONVERGENCE_JSON', 'RERUN_GLOB', 'FLOORS', 'REASONS_YAML',
+           'CAVEATS_YAML', 'as_list', 'grid_configs', 'backbone_defaults', 'run_params', 'schedule_label',
+           'profile_files', 'figure_params', 'mean_ci', 'ci_table', 't_errorbar', 'compare', 'equivalent', 'verdict',
+           'finding', 'run_latency', 'budget_curves', 'seed_groups', 'paper_budget_runs', 'first_batches',
+           'cached_analysis', 'cap_hits', 'plateau_configs', 'raised_caps', 'rerun_checks', 'figure_jsons',
+           'results_page', 'compare_figures', 'boundary_margin', 'closest_findings']
 
 # %% ../nbs/14_experiments.ipynb #af51e0e4
 def as_list(value, field: str, cast=str) -> list:
@@ -131,16 +131,24 @@ def compare(a, b, conf: float = 0.95) -> dict:
     lo, hi = r.confidence_interval(conf)
     return dict(diff=diff, low=float(lo), high=float(hi), p=float(r.pvalue))
 
-MIN_EFFECT = {'%': 0.5}  # per unit of the compared values; see "Statistics over seeds" for why. Other units: 0.
+# The minimum effect per unit of the compared values, and the equivalence margin of two one-sided tests (TOST) at it:
+# a claim holds or is reversed only beyond it, and is equivalent when its 95 % interval lies inside ±it. Other units: 0,
+# so never equivalent. Fixed before the figures are made; see "Statistics over seeds" for why 0.5 pp.
+MIN_EFFECT = {'%': 0.5}
+VERDICTS = ('holds', 'equivalent', 'inconclusive', 'reversed')  # the words a finding's verdict can be, in the page's order
 
 def _min_effect_text() -> str: return ', '.join(f"{d:g} {'pp' if u == '%' else u} for values in {u}" for u, d in MIN_EFFECT.items())
 
+def equivalent(low: float, high: float, margin: float) -> bool:
+    "Whether the interval [`low`, `high`] lies strictly inside ±`margin`: for a 95 % interval, both one-sided tests at `margin` reject at 2.5 % (TOST); never for a margin of 0."
+    return -margin < low and high < margin
+
 def verdict(cmp: dict, expect: str = '>', min_effect: float = 0.0) -> str:
-    "'holds' when the interval of the difference lies beyond `min_effect` on the `expect`ed side of 0, 'reversed' beyond it on the other, else 'inconclusive'."
+    "'holds' when the interval of the difference lies beyond `min_effect` on the `expect`ed side of 0, 'reversed' beyond it on the other, 'equivalent' inside ±`min_effect`, else 'inconclusive'."
     if expect not in ('>', '<'): raise ValueError(f"expect: must be '>' or '<', got {expect!r}")
     if not min_effect >= 0: raise ValueError(f'min_effect: must be a number ≥ 0, got {min_effect!r}')
     lo, hi = (cmp['low'], cmp['high']) if expect == '>' else (-cmp['high'], -cmp['low'])
-    return 'holds' if lo > min_effect else 'reversed' if hi < -min_effect else 'inconclusive'
+    return 'holds' if lo > min_effect else 'reversed' if hi < -min_effect else 'equivalent' if equivalent(lo, hi, min_effect) else 'inconclusive'
 
 # %% ../nbs/14_experiments.ipynb #f1a9c0e0
 PAPER_MIXED_VS = {  # what the paper reports for "mixed beats <other>" (v2 Table 1, `../shared/notes/paper.md`)
@@ -368,6 +376,11 @@ def _claim_notes(fig_dir: Path, metas: list, name: str = REASONS_YAML) -> dict:
             out[fig, claim] = text
     return out
 
+def _verdict_count_line(findings: list) -> str:
+    "The results page's count of the findings per verdict, in `VERDICTS` order."
+    n = collections.Counter(f['verdict'] for f in findings)
+    return f"**Verdicts** ({len(findings)} findings): " + ', '.join(f'{n[v]} {v}' for v in VERDICTS) + '.'
+
 def _finding_line(f: dict, figure: str, stale: bool, why: str = None, rerun: str = None, caveat: str = None) -> str:
     "One finding on the results page: verdict, claim, the paper's direction (when recorded), our schedule and evidence, why ours differs (when written), what the rerun check found (when it flipped) and a caveat (when written)."
     ours = f"{f['schedule']}: " if f.get('schedule') else ''
@@ -383,10 +396,17 @@ def _other_params(meta: dict) -> list[str]:
     plain = lambda v: not isinstance(v, dict) and not (isinstance(v, (list, tuple)) and any(isinstance(x, (dict, list)) for x in v))  # parsed cells etc. are not the YAML's text
     return [f'{k} {_as_text(meta[k])} (profile: {_as_text(v)})' for k, v in want.items() if k in meta and plain(meta[k]) and _as_text(meta[k]) != _as_text(v)]
 
+def _judged(f: dict) -> dict:
+    "The finding `f` with the verdict its stored interval and margin give: a figure made before *equivalent* existed called such a tie 'inconclusive'."
+    tie = f.get('verdict') == 'inconclusive' and f.get('low') is not None and equivalent(f['low'], f['high'], f.get('min_effect') or 0.0)
+    return f | dict(verdict='equivalent') if tie else f
+
 def figure_jsons(fig_dir) -> dict:
-    "figure name -> the JSON each figure in `fig_dir` wrote (not `convergence.json` or the `rerun*.json` checks), in name order."
+    "figure name -> the JSON each figure in `fig_dir` wrote (not `convergence.json` or the `rerun*.json` checks), in name order, each finding `_judged`."
     fig_dir = resolve_path(fig_dir)
     out = {p.stem: json.loads(p.read_text()) for p in sorted(fig_dir.glob('*.json')) if p.name != CONVERGENCE_JSON and not p.match(RERUN_GLOB)}
+    for meta in out.values():
+        if 'findings' in meta: meta['findings'] = [_judged(f) for f in meta['findings'] or []]
     if not out: raise FileNotFoundError(f'fig_dir: no figure JSON in {fig_dir}; run `make figures` first')
     return out
 
@@ -428,12 +448,14 @@ def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
         lines.append(f"| {name}{' †' if _oracle_era(m) else ''}{' ‡' if name in other else ''} | `nbs/figs/{name}.ipynb` | {params} | {sched} | {outs} | {head} | {wall} |")
     lines += ['', '## Findings', '', 'Each claim of the paper tested here, with the verdict from 95 % confidence intervals over seeds '
               '(*holds*: the interval of the difference lies beyond the minimum effect in the claimed direction; *reversed*: in the other; '
-              f"otherwise *inconclusive*; minimum effect: {_min_effect_text()}, 0 for other units, "
+              '*equivalent*: inside ± the minimum effect, which is two one-sided tests at that margin, each at 2.5 %; '
+              f"otherwise *inconclusive*: too wide to decide; minimum effect: {_min_effect_text()}, 0 for other units (so never equivalent), "
               'as `MIN_EFFECT` states and explains; a finding without a stated minimum effect was tested against 0), '
               'next to what the paper reports for the claim and the schedule our runs trained under. '
               f'Where ours differs from the paper, the likely reason is written in `{REASONS_YAML}` next to this page; what a reader should know '
               f'before citing a finding, whatever its verdict, in `{CAVEATS_YAML}`.', '']
     found = [(m['figure'], f) for m in metas for f in m.get('findings') or []]
+    lines += [_verdict_count_line([f for _, f in found]), ''] if found else []
     lines += [_finding_line(f, name, name in stale, why.get((name, f['claim'])), _rerun_flip(reruns, name, f), caveats.get((name, f['claim']))) for name, f in found] or ['- (no figure reported a finding)']
     lines += ['', *[f'![{m["figure"]}]({m["figure"]}.png)' for m in metas], '']
     text = '\n'.join(lines)
@@ -461,10 +483,12 @@ def compare_figures(a_dir, b_dir) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 # %% ../nbs/14_experiments.ipynb #cc6c28b5
 def boundary_margin(f: dict) -> float:
-    "How far a finding's interval sits from the nearer verdict boundary (low end at +min_effect, high end at −min_effect), in half-widths of the interval; NaN without an interval."
+    "How far a finding's interval sits from the nearer verdict boundary (either end at ±min_effect: holds, reversed or, with a margin, equivalent), in half-widths of the interval; NaN without an interval."
     if f.get('low') is None or f.get('high') is None: return float('nan')
     lo, hi, d = f['low'], f['high'], f.get('min_effect') or 0.0
-    return min(abs(lo - d), abs(hi + d)) / max((hi - lo) / 2, 1e-12)
+    ends = [abs(lo - d), abs(hi + d)]
+    if d: ends.append(min(lo + d, d - hi) if equivalent(lo, hi, d) else max(0.0, -d - lo, hi - d))  # equivalence needs both ends inside
+    return min(ends) / max((hi - lo) / 2, 1e-12)
 
 def closest_findings(fig_dir) -> pd.DataFrame:
     "Every finding of the figures in `fig_dir` with its verdict and `boundary_margin`, closest to flipping first."

@@ -25,9 +25,9 @@ __all__ = ['REGIME_NAMES', 'TRACKING', 'PARAMS_DIR', 'RUNS_YAML', 'MIN_EFFECT', 
            'ANALYSIS_VERSION', 'PAPER_RULE_SINCE', 'CONVERGENCE_JSON', 'RERUN_GLOB', 'FLOORS', 'REASONS_YAML',
            'CAVEATS_YAML', 'as_list', 'grid_configs', 'backbone_defaults', 'run_params', 'schedule_label',
            'profile_files', 'figure_params', 'mean_ci', 'ci_table', 't_errorbar', 'compare', 'equivalent', 'verdict',
-           'finding', 'run_latency', 'budget_curves', 'seed_groups', 'paper_budget_runs', 'first_batches',
-           'cached_analysis', 'cap_hits', 'plateau_configs', 'raised_caps', 'rerun_checks', 'figure_jsons',
-           'results_page', 'compare_figures', 'boundary_margin', 'closest_findings']
+           'finding', 'welch_halfwidth', 'seeds_to_decide', 'run_latency', 'budget_curves', 'seed_groups',
+           'paper_budget_runs', 'first_batches', 'cached_analysis', 'cap_hits', 'plateau_configs', 'raised_caps',
+           'rerun_checks', 'figure_jsons', 'results_page', 'compare_figures', 'boundary_margin', 'closest_findings']
 
 # %% ../nbs/14_experiments.ipynb #af51e0e4
 def as_list(value, field: str, cast=str) -> list:
@@ -166,9 +166,25 @@ def finding(claim: str, a, b, expect: str = '>', what: str = '', unit: str = '',
     if a.size < 2 or b.size < 2 or np.isnan(a).any() or np.isnan(b).any():
         return out | dict(verdict='inconclusive', evidence=f'{means}; fewer than two seeds on a side: no interval', diff=None, low=None, high=None)
     c = compare(a, b)
-    return out | dict(verdict=verdict(c, expect, delta), diff=c['diff'], low=c['low'], high=c['high'],
+    spread = dict(n_a=int(a.size), n_b=int(b.size), sd_a=float(a.std(ddof=1)), sd_b=float(b.std(ddof=1)))  # for `seeds_to_decide`
+    return out | spread | dict(verdict=verdict(c, expect, delta), diff=c['diff'], low=c['low'], high=c['high'],
                       evidence=f"{means} (means over {a.size} and {b.size} seeds), difference {c['diff']:+{fmt}}{du}, "
                                f"95 % CI [{c['low']:+{fmt}}, {c['high']:+{fmt}}]" + (f', minimum effect {delta:g}{du}' if delta else ''))
+
+# %% ../nbs/14_experiments.ipynb #q2a2b3c4
+def welch_halfwidth(sd_a: float, sd_b: float, n: int, conf: float = 0.95) -> float:
+    "Half-width of Welch's `conf` interval of a difference of means with `n` seeds per side and these standard deviations."
+    va, vb = sd_a ** 2 / n, sd_b ** 2 / n
+    if va + vb == 0: return 0.0
+    df = (va + vb) ** 2 / (va ** 2 / (n - 1) + vb ** 2 / (n - 1))  # Welch–Satterthwaite
+    return float(stats.t.ppf(0.5 + conf / 2, df) * math.sqrt(va + vb))
+
+def seeds_to_decide(f: dict, most: int = 100) -> int | None:
+    "Seeds per side at which the finding `f` (from `finding`: its `diff`, `sd_a`, `sd_b`, `min_effect`) would no longer be inconclusive, its difference and spread kept; None when it takes more than `most` or `f` records no spread."
+    if f.get('sd_a') is None or f.get('diff') is None: return None
+    d, m = abs(f['diff']), f.get('min_effect') or 0.0
+    decided = lambda n: (h := welch_halfwidth(f['sd_a'], f['sd_b'], n)) < d - m or (m > 0 and d + h < m)  # beyond the margin, or inside it
+    return next((n for n in range(2, most + 1) if decided(n)), None)
 
 # %% ../nbs/14_experiments.ipynb #85721f94
 @functools.lru_cache(maxsize=None)
@@ -379,13 +395,23 @@ def _claim_notes(fig_dir: Path, metas: list, name: str = REASONS_YAML) -> dict:
 def _verdict_count_line(findings: list) -> str:
     "The results page's count of the findings per verdict, in `VERDICTS` order."
     n = collections.Counter(f['verdict'] for f in findings)
-    return f"**Verdicts** ({len(findings)} findings): " + ', '.join(f'{n[v]} {v}' for v in VERDICTS) + '.'
+    open_ = [f for f in findings if f['verdict'] == 'inconclusive' and f.get('sd_a') is not None]
+    need = [k for f in open_ if (k := seeds_to_decide(f)) is not None]
+    plan = (f" Of the {len(open_)} inconclusive findings that record their spread, {sum(k <= 5 for k in need)} would be decided with 5 seeds per side "
+            f"and {len(need)} with at most 100, their difference and spread kept (`seeds_to_decide`; each says how many below)." if open_ else '')
+    return f"**Verdicts** ({len(findings)} findings): " + ', '.join(f'{n[v]} {v}' for v in VERDICTS) + '.' + plan
+
+def _seeds_text(f: dict) -> str:
+    "What an inconclusive finding that records its spread needs to be decided: its `seeds_to_decide`."
+    if f['verdict'] != 'inconclusive' or f.get('sd_a') is None: return ''
+    k = seeds_to_decide(f)
+    return f' *Seeds to decide:* {k} per side at this spread.' if k else ' *Seeds to decide:* more than 100 per side (the difference sits at the margin).'
 
 def _finding_line(f: dict, figure: str, stale: bool, why: str = None, rerun: str = None, caveat: str = None) -> str:
     "One finding on the results page: verdict, claim, the paper's direction (when recorded), our schedule and evidence, why ours differs (when written), what the rerun check found (when it flipped) and a caveat (when written)."
     ours = f"{f['schedule']}: " if f.get('schedule') else ''
     ours = f"paper: {f['paper']} · ours, {ours}" if f.get('paper') else ours
-    return f"- **{f['verdict']}** — {f['claim']} ({ours}{f['evidence']}; `{figure}`{' †' if stale else ''})" + (f' **Flips in the rerun:** {rerun}.' if rerun else '') + (f' *Likely reason:* {why}' if why else '') + (f' *Caveat:* {caveat}' if caveat else '')
+    return f"- **{f['verdict']}** — {f['claim']} ({ours}{f['evidence']}; `{figure}`{' †' if stale else ''})" + _seeds_text(f) + (f' **Flips in the rerun:** {rerun}.' if rerun else '') + (f' *Likely reason:* {why}' if why else '') + (f' *Caveat:* {caveat}' if caveat else '')
 
 def _as_text(v) -> str: return ','.join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
 

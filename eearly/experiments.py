@@ -405,7 +405,7 @@ def _seeds_text(f: dict) -> str:
     "What an inconclusive finding that records its spread needs to be decided: its `seeds_to_decide`."
     if f['verdict'] != 'inconclusive' or f.get('sd_a') is None: return ''
     k = seeds_to_decide(f)
-    return f' *Seeds to decide:* {k} per side at this spread.' if k else ' *Seeds to decide:* more than 100 per side (the difference sits at the margin).'
+    return f' *Seeds to decide:* {k} per side at this spread.' if k else ' *Seeds to decide:* more than 100 per side at this spread.'
 
 def _finding_line(f: dict, figure: str, stale: bool, why: str = None, rerun: str = None, caveat: str = None) -> str:
     "One finding on the results page: verdict, claim, the paper's direction (when recorded), our schedule and evidence, why ours differs (when written), what the rerun check found (when it flipped) and a caveat (when written)."

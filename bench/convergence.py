@@ -1,6 +1,6 @@
 """Convergence gap of a profile: one seed of each backbone × regime trained with `schedule='converge'` under the epoch
 cap `--max-epochs`, then again with twice the cap. A run that had converged gains nothing from the larger cap; the goal
-(issue 12) is a gain of at most 0.5 pp of final-exit test accuracy. A plain script, not a test: prints JSON, then one
+(the default profile's goal) is a gain of at most 0.5 pp of final-exit test accuracy. A plain script, not a test: prints JSON, then one
 summary line, and writes the JSON to `--out` (the results page of `make figures` shows it when it lies in the figure
 folder as `convergence.json`).
 

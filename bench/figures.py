@@ -6,7 +6,7 @@ prints JSON, then one summary line.
 
 The first run uses a fresh, empty results folder (`EEARLY_RESULTS`) and writes the figures into `--figdir` (not into
 paper_figures/, so the committed figures stay as they are); the second run repeats the command, which should find
-every figure up to date (Make) and every run cached. Goals for the default profile: ≤ 60 min (issue 12), and ≤ 10 s
+every figure up to date (Make) and every run cached. Goals for the default profile: ≤ 60 min, and ≤ 10 s
 for the rerun.
 The notebooks use a GPU when they see one: `--device cpu` (the default) hides any (`CUDA_VISIBLE_DEVICES=''`),
 `--device cuda` leaves it visible.

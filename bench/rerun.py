@@ -15,7 +15,7 @@ committed runs were not trained with: the runs behind the committed default figu
 already in `--figdir` (a rerun that was stopped, or figures made there by hand with papermill). `--out` writes the JSON;
 as `<fig_dir>/rerun.json` (or `rerun-<what>.json`: one file per check, so a check of other figures made on another day
 stands beside the first) it puts the check on the results page, and each flipped finding says so; `--scope` says what
-of its figures a check covers when not all of them (figures made by hand with papermill and `-p cells`, say). Goal (issue 12): no verdict flips. The summary names the largest
+of its figures a check covers when not all of them (figures made by hand with papermill and `-p cells`, say). Goal: no verdict flips. The summary names the largest
 change of a headline number, the largest change of a finding's measured effect, and every flipped verdict.
 """
 from __future__ import annotations

@@ -9,8 +9,8 @@ then one summary line.
                                          [--threads 2] [--peak-n 2048] [--device cpu] [--quick]
 
 Throughput is GFLOP/s = 3 × forward FLOPs per image × images / seconds (backward ≈ 2 forwards), the FLOPs counted by
-`eearly.flops` (the multi-exit model: backbone and heads; the plain step and the epoch: the backbone alone, as in
-issue 11), and as a fraction of the fp32 matmul peak measured at the start of the same run (`--peak-n`², best of 10; bf16 at 512², best of 3:
+`eearly.flops` (the multi-exit model: backbone and heads; the plain step and the epoch: the backbone alone), and
+as a fraction of the fp32 matmul peak measured at the start of the same run (`--peak-n`², best of 10; bf16 at 512², best of 3:
 on a CPU without native bf16 kernels, e.g. an AVX2-only AMD EPYC, a 2048² bf16 matmul takes about 20 s).
 `cnn` runs on 1×28×28 inputs, `resnet20` and `vit_mini` on 3×32×32; the steps use random inputs, the epoch
 `get_dataloaders('fashion_mnist', subset=--fit-images)` (90 % trained on, joint SDN training, lr 0.05) and reports the

@@ -151,7 +151,7 @@ def verdict(cmp: dict, expect: str = '>', min_effect: float = 0.0) -> str:
     return 'holds' if lo > min_effect else 'reversed' if hi < -min_effect else 'equivalent' if equivalent(lo, hi, min_effect) else 'inconclusive'
 
 # %% ../nbs/14_experiments.ipynb #f1a9c0e0
-PAPER_MIXED_VS = {  # what the paper reports for "mixed beats <other>" (v2 Table 1, `../shared/notes/paper.md`)
+PAPER_MIXED_VS = {  # what the paper reports for "mixed beats <other>" (arXiv 2407.14320 v2, Table 1)
     'joint': 'mixed > joint in every Table 1 row (100 %: ResNet-34/CIFAR-100 75.88 vs 74.17)',
     'disjoint': 'mixed > disjoint on CIFAR-100 and Tiny-ImageNet (ResNet-34/CIFAR-100 75.88 vs 73.79 at 100 %), disjoint ≥ mixed on ImageNet'}
 
@@ -346,7 +346,7 @@ def _rerun_flip(checks: list, figure: str, f: dict) -> str:
              if (r['figure'], r['claim']) == (figure, f['claim']) and r['verdict_a'] == f['verdict']]
     return '; '.join(flips) or None
 
-FLOORS = {'cnn': {'joint': 91.0, 'mixed': 91.0, 'disjoint': 90.5}, 'vit_mini': {r: 85.0 for r in REGIME_NAMES}}  # issue 12: final exit, %, default profile
+FLOORS = {'cnn': {'joint': 91.0, 'mixed': 91.0, 'disjoint': 90.5}, 'vit_mini': {r: 85.0 for r in REGIME_NAMES}}  # the default profile's goals for the final exit, %
 
 def _floor_lines(metas: list, why: dict = None) -> list[str]:
     "The results page's paragraph on the default profile's accuracy floors, from `fig_acc_vs_flops`'s mean final-exit accuracy per backbone and regime; `why[('floors', '<backbone> <regime>')]`: the reason of a shortfall."
@@ -442,7 +442,7 @@ def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
     metas = list(figure_jsons(fig_dir).values())
     profiles = sorted({m.get('profile', '?') for m in metas})
     total = sum(m.get('wall_time_s') or 0 for m in metas)
-    lines = [f'# {title}', '', f'Generated from the JSON next to each figure by `eearly.experiments.results_page`; do not edit by hand.',
+    lines = [f'# {title}', '', 'Generated from the JSON next to each figure by `eearly.experiments.results_page`; do not edit by hand.',
              '', f"Profile: {', '.join(profiles)} · machine: {metas[0].get('machine', '?')}, CPU {metas[0].get('cpu', '?')} · torch {metas[0].get('torch', '?')} · "
              f"sum of figure wall times: {total / 60:.1f} min", '',
              'Wall times are those of the run that wrote each figure; training runs already in the cache are not retrained, '

@@ -11,7 +11,6 @@ import torch.fx as fx
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 from torchvision.models.vision_transformer import VisionTransformer
-from .models import create_backbone, BACKBONES
 
 # %% auto #0
 __all__ = ['HEADS', 'HEAD_VERSION', 'BlockTracer', 'exit_candidates', 'split_stages', 'PooledHead', 'ConvHead', 'LinearHead',

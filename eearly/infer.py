@@ -4,7 +4,7 @@
 
 # %% ../nbs/15_infer.ipynb #61c21304
 from __future__ import annotations
-import math, time, weakref
+import time, weakref
 from dataclasses import dataclass
 import torch
 from torch import nn

@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 import pandas as pd
 import torch
-from torch import nn
 from .heads import MultiExit, exit_candidates, split_stages
 
 # %% auto #0

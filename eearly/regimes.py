@@ -14,7 +14,7 @@ from filelock import FileLock
 from torch import nn
 from tqdm.auto import tqdm
 from .heads import MultiExit
-from .methods import Method, as_method, prepare, param_groups, method_loss, loss_weights
+from .methods import as_method, prepare, param_groups, method_loss, loss_weights
 from .evaluate import collect_logits
 from .io import atomic_path
 

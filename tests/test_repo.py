@@ -1,5 +1,5 @@
 """Repository-level checks: packaging agrees with itself, figure notebooks are well-formed and papermill can drive them."""
-import configparser, json, re, shlex, subprocess
+import configparser, json, re, shlex, subprocess, sys
 from pathlib import Path
 import papermill as pm
 import pytest
@@ -180,3 +180,10 @@ def test_paper_models_take_one_step(name, data):
     opt.step()
     assert torch.isfinite(loss) and model.n_exits >= 3
     assert all(p.grad is not None for p in model.heads.parameters())
+
+
+def test_the_library_has_no_unused_imports():
+    "pyflakes over the exported modules: an unused import (or an f-string without a placeholder) fails; imports only the examples use go in a test cell."
+    mods = sorted(str(p) for p in (ROOT/'eearly').glob('*.py'))
+    r = subprocess.run([sys.executable, '-m', 'pyflakes', *mods], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr

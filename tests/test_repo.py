@@ -114,9 +114,16 @@ def test_papermill_injects_parameters(tmp_path):
     assert (out/'fig_exit_costs.png').exists() and (out/'fig_exit_costs.pdf').exists()
 
 
-def test_readme_shows_the_two_commands():
-    readme = (ROOT/'README.md').read_text()
-    assert 'make test' in readme and 'make figures' in readme
+def test_readme_opens_with_the_two_commands_the_library_and_one_small_figure():
+    "The first screen: the two commands and the library on your own model, within 60 lines; then one figure, every other linked."
+    lines = (ROOT/'README.md').read_text().splitlines()
+    images = [i for i, l in enumerate(lines) if l.startswith(('![', '<img'))]
+    top = '\n'.join(lines[:images[0]])
+    assert images[0] <= 60, f'the first figure is on line {images[0] + 1}'
+    assert 'make test' in top and 'make figures' in top and 'MultiExit(' in top and 'RunConfig(' in top
+    embedded = [lines[i] for i in images if 'paper_figures/' in lines[i]]
+    assert len(embedded) == 1 and 'width=' in embedded[0], embedded
+    assert not [f.stem for f in FIGS if f'(paper_figures/{f.stem}.png)' not in '\n'.join(lines)]
 
 
 SHARED_RUN_PARAMS = ('dataset', 'subset', 'test_subset', 'total_epochs', 'batch_size', 'lr', 'seeds')

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy, hashlib, math, os, random, time, warnings
 from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
+from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -19,30 +20,46 @@ from .evaluate import collect_logits
 from .io import atomic_path
 
 # %% auto #0
-__all__ = ['PHASES', 'REGIMES', 'PHASE_TRAIN_FLOPS', 'TRAINER_VERSION', 'OPTIMIZERS', 'LR_SCHEDULES', 'PLATEAU_FACTOR',
-           'SCHEDULES', 'SCHEDULE_LR', 'regime_phases', 'train_flops', 'split_epochs', 'Phase', 'PhaseOptimizer',
+__all__ = ['PHASE_KINDS', 'REGIMES', 'TRAINER_VERSION', 'OPTIMIZERS', 'LR_SCHEDULES', 'PLATEAU_FACTOR', 'SCHEDULES',
+           'SCHEDULE_LR', 'PhaseKind', 'regime_phases', 'train_flops', 'split_epochs', 'Phase', 'PhaseOptimizer',
            'History', 'CheckpointError', 'load_checkpoint', 'tracked_exits', 'EarlyStopper', 'phase_plan', 'fit']
 
 # %% ../nbs/07_regimes.ipynb #5a985a98
-PHASES = ('backbone', 'all', 'heads', 'ensemble')
+@dataclass(frozen=True)
+class PhaseKind:
+    "What a phase of this kind trains and how: everything `fit` asks of a phase's `train` name is read from here."
+    trains: tuple  # the parameter roles (`methods.param_groups`) that get gradients, in optimizer order
+    tracked: Callable  # n_exits -> the exits the phase improves, which early stopping watches
+    flops: Callable  # (b, h): training FLOPs per sample from the backbone's and the heads' forward FLOPs
+    frozen: Callable = None  # model -> the module kept in eval mode while the rest trains (BN statistics, dropout); None: none
+    backbone_only: bool = False  # the bare backbone on its final CE: a shareable phase 1, and DDP wraps only the backbone
+    in_regimes: bool = True  # may be a step of a regime (a method's extra phase, such as ZTW's ensemble, may not)
+    @property
+    def trains_heads(self) -> bool: return 'heads' in self.trains
+
+_all_exits, _ics, _final = (lambda k: list(range(k))), (lambda k: list(range(k - 1))), (lambda k: [k - 1])
+PHASE_KINDS = {  # a new kind of phase is one entry here
+    'backbone': PhaseKind(('backbone',), _final, lambda b, h: 3 * b, backbone_only=True),
+    'all': PhaseKind(('backbone', 'heads'), _all_exits, lambda b, h: 3 * (b + h)),
+    'heads': PhaseKind(('heads',), _ics, lambda b, h: b + 3 * h, frozen=lambda m: m.backbone),  # a forward through the frozen backbone
+    'ensemble': PhaseKind(('ensemble',), _ics, lambda b, h: b + h, frozen=lambda m: m, in_regimes=False)}  # ZTW's: forwards only, below its weights
 REGIMES = {'joint': ('all',), 'disjoint': ('backbone', 'heads'), 'mixed': ('backbone', 'all')}
-PHASE_TRAIN_FLOPS = {'backbone': lambda b, h: 3 * b, 'all': lambda b, h: 3 * (b + h), 'heads': lambda b, h: b + 3 * h,
-                     'ensemble': lambda b, h: b + h}  # per sample, from the backbone's (b) and the heads' (h) forward FLOPs
 
 def regime_phases(regime) -> tuple:
-    "The phases of `regime`: a `REGIMES` name or a list of phase names."
+    "The phases of `regime`: a `REGIMES` name or a list of phase names (`PHASE_KINDS` that may be regime steps)."
+    steps = tuple(k for k, v in PHASE_KINDS.items() if v.in_regimes)
     if isinstance(regime, str):
-        if regime not in REGIMES: raise ValueError(f"regime: unknown name {regime!r}; valid names: {', '.join(REGIMES)}, or a list of phases from {PHASES[:3]}")
+        if regime not in REGIMES: raise ValueError(f"regime: unknown name {regime!r}; valid names: {', '.join(REGIMES)}, or a list of phases from {steps}")
         return REGIMES[regime]
     try: phases = tuple(regime)
-    except TypeError: raise ValueError(f"regime: must be a name ({', '.join(REGIMES)}) or a list of phases from {PHASES[:3]}, got {regime!r}") from None
-    bad = [p for p in phases if p not in PHASES[:3]]
-    if not phases or bad: raise ValueError(f'regime: phases must be a non-empty list from {PHASES[:3]}, got {list(phases)}')
+    except TypeError: raise ValueError(f"regime: must be a name ({', '.join(REGIMES)}) or a list of phases from {steps}, got {regime!r}") from None
+    bad = [p for p in phases if p not in steps]
+    if not phases or bad: raise ValueError(f'regime: phases must be a non-empty list from {steps}, got {list(phases)}')
     return phases
 
 def train_flops(phases: list, backbone_flops: float, head_flops: float) -> float:
     "Training FLOPs of a run from its phase summaries (`History.phases`: `train` and `samples` seen)."
-    return float(sum(PHASE_TRAIN_FLOPS[p['train']](backbone_flops, head_flops) * p['samples'] for p in phases))
+    return float(sum(PHASE_KINDS[p['train']].flops(backbone_flops, head_flops) * p['samples'] for p in phases))
 
 # %% ../nbs/07_regimes.ipynb #48915c10
 TRAINER_VERSION = 1  # bump when `fit` trains differently (phases, optimizers, schedules, stopping, seeding): stored runs go stale
@@ -54,8 +71,9 @@ def split_epochs(regime, total_epochs: int, backbone_frac: float = 0.5) -> tuple
     phases = regime_phases(regime)
     if not isinstance(total_epochs, int) or total_epochs < 0: raise ValueError(f'total_epochs: must be an int >= 0, got {total_epochs!r}')
     if not 0 <= backbone_frac <= 1: raise ValueError(f'backbone_frac: must be in [0, 1], got {backbone_frac!r}')
-    first = round(total_epochs * backbone_frac) if phases[0] == 'backbone' and len(phases) > 1 else 0
-    rest = len(phases) - (1 if first or (phases[0] == 'backbone' and len(phases) > 1) else 0)
+    lead = PHASE_KINDS[phases[0]].backbone_only and len(phases) > 1  # a phase 1 before the others
+    first = round(total_epochs * backbone_frac) if lead else 0
+    rest = len(phases) - (1 if first or lead else 0)
     q, r = divmod(total_epochs - first, rest)
     shares = [q + (i < r) for i in range(rest)]
     return tuple([first] + shares) if len(shares) < len(phases) else tuple(shares)
@@ -86,7 +104,7 @@ LR_SCHEDULES = {'cosine': lambda steps: lambda s: 0.5 * (1 + math.cos(math.pi * 
 PLATEAU_FACTOR = 0.1  # the LR factor of one plateau drop
 
 def _check_phase(p: Phase):
-    if p.train not in PHASES: raise ValueError(f"phase train: must be one of {PHASES}, got {p.train!r}")
+    if p.train not in PHASE_KINDS: raise ValueError(f"phase train: must be one of {tuple(PHASE_KINDS)}, got {p.train!r}")
     if not isinstance(p.epochs, int) or p.epochs < 0: raise ValueError(f'phase_epochs: epochs must be ints >= 0, got {p.epochs!r}')
     for f in ('optimizer', 'head_optimizer'):
         v = getattr(p, f)
@@ -133,15 +151,14 @@ class PhaseOptimizer:
 def _set_trainable(model: MultiExit, train: str) -> dict:
     "Switch `requires_grad` for phase `train`; returns the trainable parameter groups by role."
     g = param_groups(model)
-    on = dict(backbone=['backbone'], all=['backbone', 'heads'], heads=['heads'], ensemble=['ensemble'])[train]
+    on = PHASE_KINDS[train].trains
     for role, ps in g.items():
         for p in ps: p.requires_grad_(role in on)
     return {r: g[r] for r in on}
 
 def _set_modes(model: MultiExit, train: str):
     model.train()
-    if train in ('heads', 'ensemble'): model.backbone.eval()
-    if train == 'ensemble': model.eval()
+    if (frozen := PHASE_KINDS[train].frozen) is not None: frozen(model).eval()
 
 # %% ../nbs/07_regimes.ipynb #dc6eba97
 @dataclass
@@ -200,8 +217,8 @@ def _save_checkpoint(path, state: dict):
 
 # %% ../nbs/07_regimes.ipynb #9d3e58bd
 def tracked_exits(train: str, n_exits: int) -> list:
-    "The exits a phase that trains `train` improves: the final one for `backbone`, the ICs for `heads`/`ensemble`, all for `all`."
-    return {'backbone': [n_exits - 1], 'all': list(range(n_exits))}.get(train, list(range(n_exits - 1)))
+    "The exits a phase that trains `train` improves (`PHASE_KINDS`): the final one for `backbone`, the ICs for `heads`/`ensemble`, all for `all`."
+    return PHASE_KINDS[train].tracked(n_exits)
 
 class EarlyStopper:
     "Per-exit early stopping on validation accuracy: a plateau is every tracked exit `patience` epochs without improving by more than `min_delta`; the first `drops` plateaus lower the LR, the next one stops."
@@ -289,7 +306,7 @@ def _train_epoch(model, method, phase: Phase, loader, opt: PhaseOptimizer, devic
             if len(x) < world: continue  # a last batch too small to share: skipped on every rank alike
             x, y = x[rank::world], y[rank::world]
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        if phase.train == 'backbone':
+        if PHASE_KINDS[phase.train].backbone_only:
             ce = F.cross_entropy((net or model.backbone)(x), y)
             loss, ces = ce, torch.cat([torch.zeros(k - 1, device=device), ce.detach()[None]])
         else: loss, ces = method_loss(model, method, (net or model)(x), y, weights)
@@ -315,7 +332,7 @@ def _check_fit_inputs(model, plan, method, train_dl, val_dl, schedule, patience,
     t, c = getattr(train_dl.dataset, 'targets', None), getattr(model, 'num_classes', None)
     if isinstance(t, torch.Tensor) and c is not None and not (0 <= t.min() and t.max() < c):
         raise ValueError(f'num_classes: the model has {c} classes but the labels of train_dl run from {t.min().item()} to {t.max().item()}')
-    if any(p.train in ('heads', 'all') for p in plan) and not len(getattr(model, 'heads', [])):
+    if any(PHASE_KINDS[p.train].trains_heads for p in plan) and not len(getattr(model, 'heads', [])):
         raise ValueError('regime: a phase that trains ICs needs a model with at least one IC; this model has none')
     if schedule == 'converge' and patience is None: raise ValueError("patience: schedule='converge' stops each phase on its validation plateau; give patience >= 1 and val_dl")
     if patience is not None and (val_dl is None or not isinstance(patience, int) or patience < 1):
@@ -416,8 +433,9 @@ class _Trainer:
         "One DDP wrapper per phase under torchrun: it syncs exactly the parameters this phase trains."
         if _world()[1] == 1: return None
         kw = dict(device_ids=[self.device.index]) if self.device.type == 'cuda' else {}
-        return torch.nn.parallel.DistributedDataParallel(self.model.backbone if p.train == 'backbone' else self.model,
-                                                         find_unused_parameters=p.train != 'backbone', **kw)  # e.g. an ensemble trained later
+        alone = PHASE_KINDS[p.train].backbone_only
+        return torch.nn.parallel.DistributedDataParallel(self.model.backbone if alone else self.model,
+                                                         find_unused_parameters=not alone, **kw)  # e.g. an ensemble trained later
 
     def shared_phase1(self, d: Path, keep_epochs: bool):
         "Phase 1 from the shared folder `d` when it holds one of the same settings, else trained here and saved there."
@@ -446,7 +464,7 @@ class _Trainer:
         m = self.model
         for rec, w in zip(st['records'], st['epoch_states']):
             m.backbone.load_state_dict(w)
-            for cb in self.callbacks: cb('epoch_end', dict(phase=0, train='backbone', epoch=rec['epoch'], record=rec, model=m, replayed=True))
+            for cb in self.callbacks: cb('epoch_end', dict(phase=0, train=self.plan[0].train, epoch=rec['epoch'], record=rec, model=m, replayed=True))
         m.backbone.load_state_dict(st['backbone'])
         self.hist.records.extend(st['records'])
         _set_rng_state(st['rng'], self.train_dl)
@@ -504,7 +522,7 @@ def fit(model: MultiExit, regime='mixed', train_dl=None, val_dl=None,
         resume = dict(optim=st['optim'], early_stop=st['early_stop'], summary=st['summary'], epoch=st['epoch']) if st['epoch'] else None
         _set_rng_state(st['rng'], train_dl)
     try:
-        if st is None and phase1_dir is not None and plan[0].train == 'backbone' and world == 1:
+        if st is None and phase1_dir is not None and PHASE_KINDS[plan[0].train].backbone_only and world == 1:
             t.shared_phase1(Path(phase1_dir), keep_phase1_epochs)
             start = 1
         for pi in range(start, len(plan)):

@@ -17,7 +17,7 @@ from .models import create_backbone, BACKBONE_VERSION
 from .heads import MultiExit, to_channels_last, HEAD_VERSION
 from .flops import exit_flops, count_flops
 from .methods import as_method, prepare, METHODS
-from .regimes import fit, phase_plan, train_flops, CheckpointError, SCHEDULES, TRAINER_VERSION, _world
+from .regimes import PHASE_KINDS, fit, phase_plan, train_flops, CheckpointError, SCHEDULES, TRAINER_VERSION, _world
 from .gradflow import grad_contributions
 from .evaluate import collect_logits, run_metrics, EVAL_VERSION
 from .io import atomic_path, write_json, resolve_path, cpu_name
@@ -233,7 +233,7 @@ class _GradFlowCSV:
     def __init__(self, d, batch, every):
         self.path, (self.x, self.y), self.every, self.rows = Path(d)/'gradflow.csv', batch, every, []
     def __call__(self, event, info):
-        if event == 'step_end' and info['train'] in ('all', 'heads') and (info['step'] - 1) % self.every == 0:
+        if event == 'step_end' and PHASE_KINDS[info['train']].trains_heads and (info['step'] - 1) % self.every == 0:
             m = info['model']
             dev = next(m.parameters()).device
             df = grad_contributions(m, self.x.to(dev), self.y.to(dev))
@@ -322,7 +322,7 @@ def _train(cfg, d, model, dls, method, plan, results_dir, started, progress) -> 
                backbone_frac=cfg.backbone_frac, lr=cfg.lr, head_lr=cfg.head_lr, optimizer=cfg.optimizer,
                weight_decay=cfg.weight_decay, seed=cfg.seed, method=method, ckpt_dir=d, schedule=cfg.schedule,
                max_epochs=cfg.max_epochs, patience=cfg.patience, min_delta=cfg.min_delta, progress=progress and rank == 0, callbacks=callbacks,
-               phase1_dir=phase1_dir(cfg, plan, results_dir) if plan[0].train == 'backbone' else None, keep_phase1_epochs=cfg.snapshots)
+               phase1_dir=phase1_dir(cfg, plan, results_dir) if PHASE_KINDS[plan[0].train].backbone_only else None, keep_phase1_epochs=cfg.snapshots)
     if rank: return dict(run=d.name, rank=rank)  # under torchrun only rank 0 evaluates and writes
     with atomic_path(d/'model.pt') as tmp: torch.save(model.state_dict(), tmp)
     _write_logits(d, model, dls)

@@ -112,7 +112,7 @@ $(FIGDIR)/%.json: nbs/figs/%.ipynb $(RUNS_YAML) paper_figures/params/$(PROFILE)/
 	  echo "make figures: nbs/figs/$*.ipynb FAILED (the cell and error are above; executed notebook: build/$(PROFILE)/$*.ipynb); no figure files were written" >&2; exit 1; fi
 
 $(FIGDIR)/README.md: $(FIGS:%=$(FIGDIR)/%.json)
-	$(PY) -c "from eearly.experiments import results_page; results_page('$(FIGDIR)', '$@', 'Paper figures ($(PROFILE) profile)')"
+	$(PY) -c "from eearly.report import results_page; results_page('$(FIGDIR)', '$@', 'Paper figures ($(PROFILE) profile)')"
 
 check: $(STAMP) ## fail if notebooks are not clean, the library is not what they export, or README.md is stale
 	@h() { find nbs eearly README.md -name '*.ipynb' -o -name '*.py' -o -name README.md | grep -v checkpoints | sort | xargs md5sum; }; \

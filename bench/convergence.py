@@ -8,7 +8,7 @@ folder as `convergence.json`).
                                           [--seed 0] [--results DIR] [--out FILE] [--quick]
                                           [--double cap|patience] [--dataset NAME] [--subset N] [--max-epochs N]
 
-The runs are the profile's own: `eearly.experiments.figure_params('fig_acc_vs_flops', profile)` gives the shared run
+The runs are the profile's own: `eearly.grids.figure_params('fig_acc_vs_flops', profile)` gives the shared run
 parameters (data, cap, patience, `min_delta`, batch, LR) and `run_params` turns them into the configs the figures ask
 for (SDN, with the figures' tracking), so this check measures the runs the figures show and shares their cache.
 
@@ -17,7 +17,7 @@ a run none of whose phases reached the cap is the same run under twice the cap (
 `nbs/07_regimes.ipynb`): its gain is 0 by construction and only runs that hit the cap are retrained at twice the cap
 (`trained_2x` in the JSON). The runs are ordinary cached runs (`eearly.runs.run_many`, default cache `results/`), so a figure that asks for the same
 config reuses them, and a rerun of this script trains nothing. ViTs take the AdamW settings of
-`eearly.experiments.backbone_defaults`. `--quick`: digits, 2 and 4 epochs, patience 1 (a smoke test of the script).
+`eearly.grids.backbone_defaults`. `--quick`: digits, 2 and 4 epochs, patience 1 (a smoke test of the script).
 
 `--double patience` checks the plateau itself: every run is retrained with twice the patience (under the same cap), since
 on a small validation split a few epochs without a new best can be noise, not a plateau (`fig_suitability`'s small cells,
@@ -30,7 +30,7 @@ from __future__ import annotations
 import argparse, json, sys, time
 from dataclasses import asdict
 import torch
-from eearly.experiments import figure_params, grid_configs, run_params
+from eearly.grids import figure_params, grid_configs, run_params
 from eearly.io import cpu_name, write_json
 from eearly.runs import RunConfig, run
 

@@ -14,7 +14,7 @@ import argparse, os, sys
 from dataclasses import replace
 import numpy as np
 import torch
-from eearly.experiments import cached_analysis
+from eearly.grids import cached_analysis
 from eearly.io import cpu_name, resolve_path, write_json
 from eearly.methods import gpf_gates
 from eearly.runs import build, load_model, load_run, run_dir

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse, json, sys, time
 from dataclasses import replace
 import torch
-from eearly.experiments import figure_params, grid_configs, run_params
+from eearly.grids import figure_params, grid_configs, run_params
 from eearly.io import cpu_name, write_json
 from eearly.runs import read_logits, run, run_dir
 

@@ -1,6 +1,6 @@
 """Do the verdicts survive a rerun? Makes a profile's figures again from an empty run cache with another number of torch
 threads (default 1: it changes the float reduction order, as another machine would), then compares them with the
-committed ones (`eearly.experiments.compare_figures`). A plain script, not a test: prints JSON, then one summary line.
+committed ones (`eearly.report.compare_figures`). A plain script, not a test: prints JSON, then one summary line.
 
     .venv/bin/python bench/rerun.py [--profile default] [--threads 1] [--figures tab_budget fig_acc_vs_flops ...]
                                     [--against paper_figures] [--figdir build/rerun-<profile>-<threads>t] [--results DIR]
@@ -8,7 +8,7 @@ committed ones (`eearly.experiments.compare_figures`). A plain script, not a tes
 
 `--figures` makes only those figures (default: every figure of the profile); when the full profile costs too much, pick
 the figures whose verdicts sit closest to their CI boundary: `--closest K` makes the figures of the K findings of
-`--against` nearest to a verdict boundary (`eearly.experiments.closest_findings`; it prints them first). The fresh run
+`--against` nearest to a verdict boundary (`eearly.report.closest_findings`; it prints them first). The fresh run
 cache is `--results` (default: a new folder under build/), so nothing is read from `results/`. Pick a thread count the
 committed runs were not trained with: the runs behind the committed default figures (2026-11-29) were trained on two
 1-thread workers, so rerun those with `--threads 2` (a run's metrics do not record its thread count). `--compare-only` makes nothing and compares the figures
@@ -21,7 +21,7 @@ change of a headline number, the largest change of a finding's measured effect, 
 from __future__ import annotations
 import argparse, json, os, subprocess, sys, tempfile, time
 from pathlib import Path
-from eearly.experiments import closest_findings, compare_figures
+from eearly.report import closest_findings, compare_figures
 from eearly.io import write_json
 
 ROOT = Path(__file__).resolve().parents[1]

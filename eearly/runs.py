@@ -203,6 +203,7 @@ def build(cfg: RunConfig, device=None, data=True):
     if cfg.channels_last: to_channels_last(model)
     return model.to(device or 'cpu'), dls, method
 
+# %% ../nbs/08_runs.ipynb #24476798
 def _evaluate(cfg, d, model, method, val, test, started) -> dict:
     "Metrics of a trained run from its logits; writes `metrics.json` last."
     costs = exit_flops(model)
@@ -220,6 +221,7 @@ def _evaluate(cfg, d, model, method, val, test, started) -> dict:
     write_json(d/'metrics.json', metrics)  # last: its presence marks the run as done
     return metrics
 
+# %% ../nbs/08_runs.ipynb #83dece65
 class _Snapshots:
     "`fit` callback: the weights after each epoch as `snapshots/p<phase>e<epoch>.pt` (1-based), written atomically."
     def __init__(self, d): self.d = Path(d)/'snapshots'
@@ -228,6 +230,7 @@ class _Snapshots:
         self.d.mkdir(parents=True, exist_ok=True)
         with atomic_path(self.d/f"p{info['phase'] + 1}e{info['epoch'] + 1}.pt") as tmp: torch.save(info['model'].state_dict(), tmp)
 
+# %% ../nbs/08_runs.ipynb #2f50266c
 class _GradFlowCSV:
     "`fit` callback: `grad_contributions` on one fixed batch at steps 1, 1 + every, ... of each IC-training epoch; `gradflow.csv` grows per epoch, so a resumed run logs each epoch once."
     def __init__(self, d, batch, every):
@@ -243,14 +246,17 @@ class _GradFlowCSV:
             with atomic_path(self.path) as tmp: pd.concat(old + self.rows, ignore_index=True).to_csv(tmp, index=False)
             self.rows = []
 
+# %% ../nbs/08_runs.ipynb #823378e7
 def _plan(cfg: RunConfig, method) -> list:
     "The phases `fit` will run for `cfg` (validates the schedule and epochs before anything is written)."
     return phase_plan(cfg.regime, method, cfg.phase_epochs, cfg.total_epochs, cfg.backbone_frac, None, cfg.schedule, cfg.max_epochs,
                       lr=cfg.lr, head_lr=cfg.head_lr, optimizer=cfg.optimizer, weight_decay=cfg.weight_decay)
 
+# %% ../nbs/08_runs.ipynb #f51d90ff
 _PHASE1_FIELDS = ('dataset', 'subset', 'val_frac', 'split_seed', 'augment', 'batch_size', 'backbone', 'backbone_kw', 'seed',
                   'schedule', 'patience', 'min_delta', 'snapshots')  # what phase 1 depends on, besides its `Phase` and the code
 
+# %% ../nbs/08_runs.ipynb #a9a8be72
 def phase1_dir(cfg: RunConfig, plan: list, results_dir=None) -> Path:
     "The shared folder of `cfg`'s phase 1 (its first phase trains the backbone alone), keyed by what phase 1 depends on."
     versions = {k: v for k, v in training_versions(cfg).items() if k != 'method'}  # phase 1 trains no method's heads
@@ -258,6 +264,7 @@ def phase1_dir(cfg: RunConfig, plan: list, results_dir=None) -> Path:
     name = f"{cfg.dataset}-{cfg.backbone.replace(':', '_')}-s{cfg.seed}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
     return results_root(results_dir)/'.phase1'/name
 
+# %% ../nbs/08_runs.ipynb #c6d2978a
 def _finished(cfg: RunConfig, d: Path, device, started) -> dict:
     "The metrics of a finished run (re-evaluated from its saved outputs if the evaluation code changed), or None."
     if not (d/'metrics.json').exists(): return None
@@ -265,6 +272,7 @@ def _finished(cfg: RunConfig, d: Path, device, started) -> dict:
     if m.get('eval_version') == EVAL_VERSION: return m
     return _reevaluate(cfg, d, device, started)  # evaluation code changed: re-evaluate, do not retrain
 
+# %% ../nbs/08_runs.ipynb #09cd56d6
 def _reevaluate(cfg: RunConfig, d: Path, device, started) -> dict:
     "The metrics of the logits saved in `d`, computed again without training (the model is built only for its costs)."
     model, _, method = build(cfg, device, data=False)
@@ -273,8 +281,10 @@ def _reevaluate(cfg: RunConfig, d: Path, device, started) -> dict:
     return _evaluate(cfg, d, model, method, dict(logits=lg['val_logits'], labels=lg['val_labels']),
                      dict(logits=lg['test_logits'], labels=lg['test_labels']), started)
 
+# %% ../nbs/08_runs.ipynb #c95cb33f
 _NOT_LINKED = ('metrics.json', 'config.json', 'analysis')  # written for the run itself; cached analyses are per run
 
+# %% ../nbs/08_runs.ipynb #1c890c34
 def _train_as(cfg: RunConfig, d: Path, trains_as: str, results_dir, device, started) -> dict:
     "A run of a method that trains exactly as the method `trains_as` (PBEE as SDN): that run, trained or cached, hard-linked into `d` and evaluated with this method's exit rule."
     src_cfg = replace(cfg, method=trains_as)
@@ -286,18 +296,21 @@ def _train_as(cfg: RunConfig, d: Path, trains_as: str, results_dir, device, star
     write_json(d/'config.json', dict(config=asdict(cfg), versions=training_versions(cfg), trained_in=src.name, trained_on=trained_on))
     return _reevaluate(cfg, d, device, started)
 
+# %% ../nbs/08_runs.ipynb #c4933245
 def _run_lock(d: Path, results_dir):
     "A lock on run folder `d` across processes; none under torchrun, where every rank trains the same run together (a lock would make rank 1 wait for rank 0's collectives)."
     locks = results_root(results_dir)/'.locks'
     locks.mkdir(parents=True, exist_ok=True)
     return FileLock(str(locks/f'{d.name}.lock')) if _world()[1] == 1 else contextlib.nullcontext()
 
+# %% ../nbs/08_runs.ipynb #c2ad6e76
 def run(cfg: RunConfig, results_dir=None, device=None, progress=False) -> dict:
     "Train and evaluate `cfg`, or read it from the results folder or the store; returns the metrics and puts the run in the store (when one is in use). A second process asking for the same run waits for the first, then reads its result."
     m = _run(cfg, results_dir, device, progress)
     if 'rank' not in m: publish(cfg, results_dir)
     return m
 
+# %% ../nbs/08_runs.ipynb #adabf1ec
 def _run(cfg, results_dir, device, progress) -> dict:
     d, started = run_dir(cfg, results_dir), time.time()
     if (m := _finished(cfg, d, device, started)) is not None: return m
@@ -314,6 +327,7 @@ def _run(cfg, results_dir, device, progress) -> dict:
         if (m := _finished(cfg, d, device, started)) is not None: return m  # trained by another process while we waited
         return _train(cfg, d, model, dls, method, plan, results_dir, started, progress)
 
+# %% ../nbs/08_runs.ipynb #39f35cfd
 def _train(cfg, d, model, dls, method, plan, results_dir, started, progress) -> dict:
     rank, _ = _world()
     callbacks = [_Snapshots(d)] if cfg.snapshots and rank == 0 else []
@@ -334,6 +348,7 @@ def _train(cfg, d, model, dls, method, plan, results_dir, started, progress) -> 
     (d/'last.pt').unlink(missing_ok=True)  # the final weights are in model.pt
     return metrics
 
+# %% ../nbs/08_runs.ipynb #2197408e
 def load_run(cfg: RunConfig, results_dir=None) -> dict:
     "The cached outputs of a finished run (in the results folder or the store): metrics plus logits, labels and costs."
     d = run_dir(cfg, results_dir)
@@ -341,6 +356,7 @@ def load_run(cfg: RunConfig, results_dir=None) -> dict:
         raise FileNotFoundError(f'run: {d.name} has not finished (no metrics.json in {d.parent}{_in_store()})')
     return dict(run(cfg, results_dir), **read_logits(d))
 
+# %% ../nbs/08_runs.ipynb #e917e819
 def load_model(cfg: RunConfig, results_dir=None, weights: str = 'model.pt') -> MultiExit:
     "The trained model of a finished run in eval mode (its final weights go into the store); `weights` may name another file of the run, e.g. `snapshots/p1e2.pt`."
     d = run_dir(cfg, results_dir)
@@ -355,6 +371,7 @@ def load_model(cfg: RunConfig, results_dir=None, weights: str = 'model.pt') -> M
     if weights == 'model.pt': publish(cfg, results_dir, ('model.pt',))  # a figure that loads the weights ships them
     return model.eval()
 
+# %% ../nbs/08_runs.ipynb #bab0986f
 def snapshots(cfg: RunConfig, results_dir=None) -> list[tuple[str, str]]:
     "(label `p<phase>e<epoch>`, file relative to the run) of a finished run's per-epoch weights, in training order."
     d = run_dir(cfg, results_dir)/'snapshots'

@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from .io import resolve_path, project_root
 from .methods import METHODS
 from .runs import RunConfig, run, run_dir, run_name, training_versions, trained_on, read_logits
-from .experiments import figure_params
+from .grids import figure_params
 
 # %% auto #0
 __all__ = ['STORE_DIR', 'profile_store', 'stored_runs', 'estimate_seconds', 'train_missing', 'make_figure', 'verify_run',

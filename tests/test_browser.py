@@ -17,7 +17,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 from eearly.evaluate import budget_accuracy, exit_curve
-from eearly.experiments import grid_configs, run_params
+from eearly.grids import grid_configs, run_params
 from eearly.runs import run_dir, run_many
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -4,7 +4,7 @@ from pathlib import Path
 import papermill as pm
 import pytest
 import yaml
-from eearly.experiments import figure_params
+from eearly.grids import figure_params
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGS = sorted((ROOT/'nbs'/'figs').glob('*.ipynb'))

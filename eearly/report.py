@@ -134,6 +134,21 @@ def _verdict_count_line(findings: list) -> str:
             f"and {len(need)} with at most 100, their difference and spread kept (`seeds_to_decide`; each says how many below)." if open_ else '')
     return f"**Verdicts** ({len(findings)} findings): " + ', '.join(f'{n[v]} {v}' for v in VERDICTS) + '.' + plan
 
+# %% ../nbs/17_report.ipynb #c1a2b3c4
+def _effect_text(f: dict) -> str:
+    "A finding's effect a − b with its 95 % interval, or — without one."
+    return '—' if f.get('diff') is None else f"{f['diff']:+.3g} [{f['low']:+.3g}, {f['high']:+.3g}]"
+
+# %% ../nbs/17_report.ipynb #c2a2b3c4
+def _claims_lines(found: list) -> list[str]:
+    "The results page's opening: the verdict count, then one row per tested claim (figure, finding) with what the paper reports, our verdict and the effect."
+    if not found: return []
+    cell = lambda s: str(s).replace('|', '\\|')  # a claim's own | would end its cell
+    rows = [f"| {cell(f['claim'])} | {cell(f.get('paper') or '—')} | **{f['verdict']}** | {_effect_text(f)} | `{name}` |" for name, f in found]
+    return ["## The paper's claims and our verdicts", '', _verdict_count_line([f for _, f in found]), '',
+            '| claim, as we test it | what the paper reports | our verdict | effect a − b [95 % CI] (pp for accuracies) | figure |',
+            '|---|---|---|---|---|', *rows, '', "Each verdict's evidence, schedule, seeds and caveats: *Findings* below.", '']
+
 # %% ../nbs/17_report.ipynb #e21c506a
 def _seeds_text(f: dict) -> str:
     "What an inconclusive finding that records its spread needs to be decided: its `seeds_to_decide`."
@@ -177,14 +192,16 @@ def figure_jsons(fig_dir) -> dict:
 
 # %% ../nbs/17_report.ipynb #e01a92a5
 def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
-    "Markdown of every figure JSON in `fig_dir`: one table row per figure (outputs, params, headline, wall time) and the findings; written to `out` when given."
+    "Markdown of every figure JSON in `fig_dir`: the claims and our verdicts, one table row per figure (outputs, params, headline, wall time) and the findings; written to `out` when given."
     fig_dir = resolve_path(fig_dir)
     metas = list(figure_jsons(fig_dir).values())
     profiles = sorted({m.get('profile', '?') for m in metas})
     total = sum(m.get('wall_time_s') or 0 for m in metas)
     lines = [f'# {title}', '', 'Generated from the JSON next to each figure by `eearly.report.results_page`; do not edit by hand.',
              '', f"Profile: {', '.join(profiles)} · machine: {metas[0].get('machine', '?')}, CPU {metas[0].get('cpu', '?')} · torch {metas[0].get('torch', '?')} · "
-             f"sum of figure wall times: {total / 60:.1f} min", '',
+             f"sum of figure wall times: {total / 60:.1f} min", '']
+    found = [(m['figure'], f) for m in metas for f in m.get('findings') or []]
+    lines += _claims_lines(found) + [
              'Wall times are those of the run that wrote each figure; training runs already in the cache are not retrained, '
              'so a figure that reuses them takes seconds (cold-cache timings: `BENCHMARKS.md`).', '',
              '| figure | notebook | params | schedule | outputs | headline numbers | wall time |', '|---|---|---|---|---|---|---|']
@@ -220,8 +237,6 @@ def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
               'next to what the paper reports for the claim and the schedule our runs trained under. '
               f'Where ours differs from the paper, the likely reason is written in `{REASONS_YAML}` next to this page; what a reader should know '
               f'before citing a finding, whatever its verdict, in `{CAVEATS_YAML}`.', '']
-    found = [(m['figure'], f) for m in metas for f in m.get('findings') or []]
-    lines += [_verdict_count_line([f for _, f in found]), ''] if found else []
     lines += [_finding_line(f, name, name in stale, why.get((name, f['claim'])), _rerun_flip(reruns, name, f), caveats.get((name, f['claim']))) for name, f in found] or ['- (no figure reported a finding)']
     lines += ['', *[f'![{m["figure"]}]({m["figure"]}.png)' for m in metas], '']
     text = '\n'.join(lines)

@@ -20,9 +20,10 @@ from .evaluate import collect_logits
 from .io import atomic_path
 
 # %% auto #0
-__all__ = ['PHASE_KINDS', 'REGIMES', 'TRAINER_VERSION', 'OPTIMIZERS', 'LR_SCHEDULES', 'PLATEAU_FACTOR', 'SCHEDULES',
-           'SCHEDULE_LR', 'PhaseKind', 'regime_phases', 'train_flops', 'split_epochs', 'Phase', 'PhaseOptimizer',
-           'History', 'CheckpointError', 'load_checkpoint', 'tracked_exits', 'EarlyStopper', 'phase_plan', 'fit']
+__all__ = ['PHASE_KINDS', 'REGIMES', 'TRAINER_VERSION', 'BACKBONE_FRAC', 'OPTIMIZERS', 'LR_SCHEDULES', 'PLATEAU_FACTOR',
+           'SCHEDULES', 'SCHEDULE_LR', 'PhaseKind', 'regime_phases', 'train_flops', 'split_epochs', 'Phase',
+           'PhaseOptimizer', 'History', 'CheckpointError', 'load_checkpoint', 'tracked_exits', 'EarlyStopper',
+           'phase_plan', 'fit']
 
 # %% ../nbs/07_regimes.ipynb #5a985a98
 @dataclass(frozen=True)
@@ -66,7 +67,9 @@ TRAINER_VERSION = 1  # bump when `fit` trains differently (phases, optimizers, s
 
 
 # %% ../nbs/07_regimes.ipynb #77113c92
-def split_epochs(regime, total_epochs: int, backbone_frac: float = 0.5) -> tuple:
+BACKBONE_FRAC = 0.5  # by default, the share of `total_epochs` in a leading phase 1
+
+def split_epochs(regime, total_epochs: int, backbone_frac: float = BACKBONE_FRAC) -> tuple:
     "Phase epochs of `regime` adding up to `total_epochs`, with a `backbone_frac` share in a leading phase 1."
     phases = regime_phases(regime)
     if not isinstance(total_epochs, int) or total_epochs < 0: raise ValueError(f'total_epochs: must be an int >= 0, got {total_epochs!r}')
@@ -265,7 +268,7 @@ def _phase_epochs(phases, schedule, phase_epochs, total_epochs, backbone_frac, m
         raise ValueError(f'phase_epochs: {list(phase_epochs)} trains for no epoch at all; give at least one')
     return phase_epochs
 
-def phase_plan(regime, method, phase_epochs=None, total_epochs=None, backbone_frac=0.5, phase_kw=None,
+def phase_plan(regime, method, phase_epochs=None, total_epochs=None, backbone_frac=BACKBONE_FRAC, phase_kw=None,
                schedule='equal_epochs', max_epochs=None, **common) -> list:
     "The `Phase`s `fit` runs: the regime's, with the method's settings and `phase_kw` overrides, then the method's extra phases."
     phases, method = regime_phases(regime), as_method(method)
@@ -475,14 +478,14 @@ class _Trainer:
 # %% ../nbs/07_regimes.ipynb #3e6f8da7
 def fit(model: MultiExit, regime='mixed', train_dl=None, val_dl=None,
         phase_epochs: tuple = None,  # epochs per phase of `regime`; or give `total_epochs`
-        lr: float = 0.05,  # backbone learning rate
+        lr: float = Phase.lr,  # backbone learning rate (`Phase` holds the defaults)
         seed: int = 0,
         method='sdn',  # a `METHODS` name, a `Method` or a dict of its fields
         ckpt_dir=None,  # folder for `last.pt` (resume from it when present) and `phase<i>_<train>.pt` after each phase
         total_epochs: int = None,  # equal compute: split over the phases by `backbone_frac`
-        backbone_frac: float = 0.5,  # share of `total_epochs` in a leading phase 1
+        backbone_frac: float = BACKBONE_FRAC,  # share of `total_epochs` in a leading phase 1
         head_lr: float = None,  # IC learning rate; default `lr`
-        optimizer: str = 'sgd', momentum: float = 0.9, weight_decay: float = 5e-4, lr_schedule: str = None,  # default: 'cosine' under equal epochs, 'plateau' under converge
+        optimizer: str = Phase.optimizer, momentum: float = Phase.momentum, weight_decay: float = Phase.weight_decay, lr_schedule: str = None,  # default: 'cosine' under equal epochs, 'plateau' under converge
         phase_kw: list = None,  # per-phase overrides of the `Phase` fields, one dict per phase of the regime
         schedule: str = 'equal_epochs',  # 'equal_epochs' (`phase_epochs`/`total_epochs`) or 'converge' (each phase to its validation plateau, LR ÷10 at the first ones)
         max_epochs: int = None,  # per-phase cap under 'converge'

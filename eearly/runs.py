@@ -17,7 +17,7 @@ from .models import create_backbone, BACKBONE_VERSION
 from .heads import MultiExit, to_channels_last, HEAD_VERSION
 from .flops import exit_flops, count_flops
 from .methods import as_method, prepare, METHODS
-from .regimes import PHASE_KINDS, fit, phase_plan, train_flops, CheckpointError, SCHEDULES, TRAINER_VERSION, _world
+from .regimes import BACKBONE_FRAC, PHASE_KINDS, Phase, fit, phase_plan, train_flops, CheckpointError, SCHEDULES, TRAINER_VERSION, _world
 from .gradflow import grad_contributions
 from .evaluate import collect_logits, run_metrics, EVAL_VERSION
 from .io import atomic_path, write_json, resolve_path, cpu_name
@@ -50,11 +50,11 @@ class RunConfig:
     phase_epochs: list = None  # epochs per phase; or `total_epochs`
     total_epochs: int = None  # equal compute: split by `backbone_frac`
     max_epochs: int = None  # per-phase safety cap under schedule='converge' (the plateaus end a phase first)
-    backbone_frac: float = 0.5
-    lr: float = 0.05
+    backbone_frac: float = BACKBONE_FRAC
+    lr: float = Phase.lr  # the training defaults are `regimes.Phase`'s
     head_lr: float = None
-    optimizer: str = 'sgd'
-    weight_decay: float = 5e-4
+    optimizer: str = Phase.optimizer
+    weight_decay: float = Phase.weight_decay
     patience: int = None  # epochs without improvement of the exits a phase trains before it stops (needed by 'converge'; None: off)
     min_delta: float = 0.0  # an exit improves only when its validation accuracy rises by more than this (0.005: half a point)
     seed: int = 0  # seed of initial weights, data order and augmentation

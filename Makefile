@@ -90,8 +90,8 @@ store: $(STAMP) ## what PROFILE's run store holds: runs, bytes, stale runs (RUNS
 
 N ?= 1
 SEED ?= 0
-verify: $(STAMP) data ## retrain N runs of PROFILE's store drawn at random (SEED; MAX_S=s: only runs that trained ≤ s) and compare bit for bit
-	$(PY) -m eearly.store verify --profile $(PROFILE) --store $(STORE) -n $(N) --seed $(SEED) $(if $(MAX_S),--max-train-seconds $(MAX_S))
+verify: $(STAMP) data ## retrain N runs of PROFILE's store drawn at random (SEED; MAX_S=s: only runs that trained ≤ s; METHODS=a,b: only theirs) and compare bit for bit
+	$(PY) -m eearly.store verify --profile $(PROFILE) --store $(STORE) -n $(N) --seed $(SEED) $(if $(MAX_S),--max-train-seconds $(MAX_S)) $(if $(METHODS),--methods $(METHODS))
 
 # A figure is written to a staging folder and moved into place only when its whole notebook succeeds: a failing
 # notebook stops make with the notebook and cell (papermill's message) and leaves no partial figure files behind.

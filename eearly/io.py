@@ -11,7 +11,8 @@ import torch
 import eearly
 
 # %% auto #0
-__all__ = ['PROFILE_NOTES', 'atomic_path', 'write_json', 'project_root', 'resolve_path', 'cpu_name', 'run_info', 'save_figure']
+__all__ = ['PROFILE_NOTES', 'atomic_path', 'write_json', 'project_root', 'resolve_path', 'cpu_name', 'run_info', 'save_figure',
+           'cpu_isa']
 
 # %% ../nbs/04_io.ipynb #c6b3ea97
 @contextlib.contextmanager
@@ -85,3 +86,8 @@ def save_figure(fig, name: str, out_dir, data: dict, profile: str, started: floa
     meta = dict(figure=name, profile=profile, profile_note=note, wall_time_s=None if started is None else round(time.time() - started, 2), **run_info())
     write_json(paths[2], dict(meta, **data))  # last: `make` uses the JSON as the figure's target
     return paths
+
+# %% ../nbs/04_io.ipynb #u1a2b3c4
+def cpu_isa() -> str:
+    "The vector instruction set torch's CPU kernels use here ('AVX2', 'AVX512', ...): \"AMD EPYC\" names both a Zen 3 with AVX2 and a Zen 5 with AVX-512, whose float results differ."
+    return torch.backends.cpu.get_cpu_capability()

@@ -15,15 +15,16 @@ from filelock import FileLock
 from torch import nn
 from tqdm.auto import tqdm
 from .heads import MultiExit
-from .methods import as_method, prepare, param_groups, method_loss, loss_weights
+from .methods import Method, as_method, prepare, param_groups, method_loss, loss_weights
 from .evaluate import collect_logits
 from .io import atomic_path
 
 # %% auto #0
 __all__ = ['PHASE_KINDS', 'REGIMES', 'TRAINER_VERSION', 'BACKBONE_FRAC', 'OPTIMIZERS', 'LR_SCHEDULES', 'PLATEAU_FACTOR',
            'SCHEDULES', 'SCHEDULE_LR', 'PhaseKind', 'regime_phases', 'train_flops', 'split_epochs', 'Phase',
-           'PhaseOptimizer', 'History', 'CheckpointError', 'load_checkpoint', 'tracked_exits', 'EarlyStopper',
-           'phase_plan', 'fit']
+           'PhaseOptimizer', 'History', 'CheckpointError', 'load_checkpoint', 'tracked_exits', 'EarlyStopper', 'Plan',
+           'make_plan', 'Callback', 'CancelBatch', 'FnCallback', 'Learner', 'NonFiniteLoss', 'EarlyStopping',
+           'Recorder', 'Checkpoint', 'DDP', 'Progress', 'SharedPhase1', 'fit']
 
 # %% ../nbs/07_regimes.ipynb #5a985a98
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def split_epochs(regime, total_epochs: int, backbone_frac: float = BACKBONE_FRAC
     return tuple([first] + shares) if len(shares) < len(phases) else tuple(shares)
 
 # %% ../nbs/07_regimes.ipynb #dee05007
-@dataclass
+@dataclass(frozen=True)
 class Phase:
     "One training phase."
     train: str  # 'backbone', 'all', 'heads' or 'ensemble'
@@ -246,17 +247,20 @@ def _seed_all(seed: int, loader):
     torch.manual_seed(seed); np.random.seed(seed); random.seed(seed)
     if getattr(loader, 'generator', None) is not None: loader.generator.manual_seed(seed)
 
+# %% ../nbs/07_regimes.ipynb #r1a2b3c4
 SCHEDULES = ('equal_epochs', 'converge')
 SCHEDULE_LR = {'equal_epochs': 'cosine', 'converge': 'plateau'}  # the LR schedule each schedule uses unless told otherwise
 
 def _phase_epochs(phases, schedule, phase_epochs, total_epochs, backbone_frac, max_epochs) -> tuple:
     if schedule not in SCHEDULES: raise ValueError(f"schedule: unknown name {schedule!r}; valid names: {', '.join(SCHEDULES)}")
     if schedule == 'converge':
-        if not (isinstance(max_epochs, int) and max_epochs >= 1): raise ValueError(f"max_epochs: schedule='converge' needs a per-phase cap max_epochs >= 1, got {max_epochs!r}")
+        if not (isinstance(max_epochs, int) and max_epochs >= 1):
+            raise ValueError(f"max_epochs: schedule='converge' needs a per-phase cap max_epochs >= 1, got {max_epochs!r}")
         return (max_epochs,) * len(phases)
     if phase_epochs is None:
         if total_epochs is None: raise ValueError('phase_epochs: give phase_epochs (one entry per phase) or total_epochs')
-        if not (isinstance(total_epochs, int) and total_epochs >= 1): raise ValueError(f'total_epochs: must be an int >= 1, got {total_epochs!r}')
+        if not (isinstance(total_epochs, int) and total_epochs >= 1):
+            raise ValueError(f'total_epochs: must be an int >= 1, got {total_epochs!r}')
         phase_epochs = split_epochs(phases, total_epochs, backbone_frac)
     try: phase_epochs = tuple(phase_epochs)
     except TypeError: raise ValueError(f'phase_epochs: need one entry per phase {list(phases)}, got {phase_epochs!r}') from None
@@ -268,64 +272,90 @@ def _phase_epochs(phases, schedule, phase_epochs, total_epochs, backbone_frac, m
         raise ValueError(f'phase_epochs: {list(phase_epochs)} trains for no epoch at all; give at least one')
     return phase_epochs
 
-def phase_plan(regime, method, phase_epochs=None, total_epochs=None, backbone_frac=BACKBONE_FRAC, phase_kw=None,
-               schedule='equal_epochs', max_epochs=None, **common) -> list:
-    "The `Phase`s `fit` runs: the regime's, with the method's settings and `phase_kw` overrides, then the method's extra phases."
-    phases, method = regime_phases(regime), as_method(method)
-    epochs = _phase_epochs(phases, schedule, phase_epochs, total_epochs, backbone_frac, max_epochs)
+# %% ../nbs/07_regimes.ipynb #r2a2b3c4
+def _method_phases(phases, method, epochs, phase_kw, schedule, defaults) -> tuple:
+    "The regime's `Phase`s with the method's settings, `defaults` and each phase's `phase_kw` overrides, then the method's extra phases."
     kws = phase_kw or [{}] * len(phases)
     if len(kws) != len(phases): raise ValueError(f'phase_kw: {len(kws)} entries for {len(phases)} phases')
     names = [f.name for f in fields(Phase)]
     if bad := sorted({k for kw in kws for k in kw} - set(names) | ({'train', 'epochs'} & {k for kw in kws for k in kw})):
         raise ValueError(f"phase_kw: unknown or fixed field(s) {bad}; valid fields: {', '.join(names[2:])}")
-    if common.get('lr_schedule') is None: common['lr_schedule'] = SCHEDULE_LR[schedule]
-    plan = [Phase(t, e, **{**common, **method.phase_kw(t), **kw}) for t, e, kw in zip(phases, epochs, kws)]
-    plan += [Phase(**{**common, **extra}) for extra in method.extra_phases()]
-    for p in plan:
+    defaults = {**defaults, 'lr_schedule': defaults.get('lr_schedule') or SCHEDULE_LR[schedule]}
+    plan = [Phase(t, e, **{**defaults, **method.phase_kw(t), **kw}) for t, e, kw in zip(phases, epochs, kws)]
+    return tuple(plan + [Phase(**{**defaults, **extra}) for extra in method.extra_phases()])
+
+# %% ../nbs/07_regimes.ipynb #r3a2b3c4
+@dataclass(frozen=True)
+class Plan:
+    "One run's training, validated once: its phases (each with its optimizer, LR schedule and epochs), the method, the seed, how a phase stops, and where checkpoints and a shared phase 1 go. `make_plan` builds one; `Learner` trains it."
+    regime: object  # the `REGIMES` name or the list of phase names it came from
+    phases: tuple  # the `Phase`s: the regime's, then the method's extra ones
+    method: Method
+    seed: int = 0  # of the data order, augmentation and the heads' init
+    schedule: str = 'equal_epochs'  # a `SCHEDULES` name
+    patience: int = None  # stop a phase after this many epochs without improvement of its tracked exits (None: off)
+    min_delta: float = 0.0  # an exit improves only when its validation accuracy rises by more than this
+    ckpt_dir: object = None  # folder of `last.pt` (resumed from when present) and `phase<i>_<train>.pt`
+    phase1_dir: object = None  # folder of a phase 1 shared by runs that start alike
+    keep_phase1_epochs: bool = False  # the shared phase 1 keeps each epoch's backbone, to replay `epoch_end` with them
+    def __post_init__(self):
+        object.__setattr__(self, 'phases', tuple(self.phases))
+        _check_plan(self)
+    def tracked(self, pi: int, n_exits: int) -> list:
+        "The exits phase `pi` improves, which its early stopping watches."
+        return tracked_exits(self.phases[pi].train, n_exits)
+    @property
+    def shares_phase1(self) -> bool: return self.phase1_dir is not None and PHASE_KINDS[self.phases[0].train].backbone_only
+    def record(self, train_dl, world: int = 1) -> dict:
+        "The settings a run records (`History.config`), which a checkpoint must match to be resumed."
+        p = self.patience
+        c = dict(regime=self.regime if isinstance(self.regime, str) else list(self.regime), phases=[asdict(q) for q in self.phases],
+                 seed=self.seed, method=self.method.config(), schedule=self.schedule, patience=p,
+                 early_stopping=f'per-exit val accuracy, patience {p}' + (f', min_delta {self.min_delta}' if self.min_delta else '') if p else 'off',
+                 batch_size=getattr(train_dl, 'batch_size', None), n_train=len(train_dl.dataset))
+        return c | ({'world_size': world} if world > 1 else {})  # a checkpoint is resumed only by the same number of processes
+
+# %% ../nbs/07_regimes.ipynb #r4a2b3c4
+def _check_plan(plan: Plan):
+    "Refuse a plan that cannot train, naming the field."
+    if plan.schedule not in SCHEDULES: raise ValueError(f"schedule: unknown name {plan.schedule!r}; valid names: {', '.join(SCHEDULES)}")
+    if not plan.phases or not all(isinstance(p, Phase) for p in plan.phases): raise ValueError(f'phases: need a non-empty list of Phase, got {plan.phases!r}')
+    for p in plan.phases:
         _check_phase(p)
-        if p.lr_schedule == 'plateau' and schedule != 'converge':
+        if p.lr_schedule == 'plateau' and plan.schedule != 'converge':
             raise ValueError("lr_schedule: 'plateau' lowers the LR on validation plateaus, so it needs schedule='converge' (with patience and val_dl)")
-    return plan
+    if plan.schedule == 'converge' and plan.patience is None:
+        raise ValueError("patience: schedule='converge' stops each phase on its validation plateau; give patience >= 1 and val_dl")
+    if plan.patience is not None and not (isinstance(plan.patience, int) and plan.patience >= 1):
+        raise ValueError('patience: early stopping needs val_dl and patience >= 1')
+    d = plan.min_delta
+    if not (isinstance(d, (int, float)) and not isinstance(d, bool) and 0 <= d < 1):
+        raise ValueError(f'min_delta: must be a number in [0, 1) (an accuracy gain), got {d!r}')
+
+# %% ../nbs/07_regimes.ipynb #r5a2b3c4
+def make_plan(regime='mixed', method='sdn', *, phase_epochs=None, total_epochs=None, backbone_frac=BACKBONE_FRAC, phase_kw=None,
+              schedule='equal_epochs', max_epochs=None, seed=0, patience=None, min_delta=0.0, ckpt_dir=None, phase1_dir=None,
+              keep_phase1_epochs=False, **phase_defaults) -> Plan:
+    "The `Plan` of `regime` and `method`: `phase_defaults` are `Phase` fields (lr, optimizer, ...) for every phase, `phase_kw` one dict of overrides per regime phase."
+    phases, method = regime_phases(regime), as_method(method)
+    epochs = _phase_epochs(phases, schedule, phase_epochs, total_epochs, backbone_frac, max_epochs)
+    return Plan(regime, _method_phases(phases, method, epochs, phase_kw, schedule, phase_defaults), method, seed, schedule,
+                patience, min_delta, ckpt_dir, phase1_dir, keep_phase1_epochs)
 
 # %% ../nbs/07_regimes.ipynb #64451701
 def _exit_accuracy(model, loader, device) -> list:
     logits, labels = collect_logits(model, loader, device)
     return (logits.argmax(-1) == labels).float().mean(1).tolist()
 
+# %% ../nbs/07_regimes.ipynb #r6a2b3c4
 def _world() -> tuple[int, int]:
     "(rank, world size) of the running `torch.distributed` group, (0, 1) without one."
     d = torch.distributed
     return (d.get_rank(), d.get_world_size()) if d.is_available() and d.is_initialized() else (0, 1)
 
-def _train_epoch(model, method, phase: Phase, loader, opt: PhaseOptimizer, device, callbacks=(), where=None, net=None):
-    "One epoch: (mean loss, mean per-exit CE (K,), exits non-finite at the first bad step (K,) bool, samples), without per-step host syncs."
-    rank, world = _world()
-    k = model.n_exits
-    tot, per, n, seen = torch.zeros((), device=device), torch.zeros(k, device=device), 0, 0
-    first_bad, any_bad = torch.zeros(k, dtype=torch.bool, device=device), torch.zeros((), dtype=torch.bool, device=device)
-    weights = None if phase.weighting is None else loss_weights(phase.weighting, k).to(device)
-    for x, y in loader:
-        if world > 1:  # every rank draws the same global batch and trains on its strided share; DDP averages the gradients
-            if len(x) < world: continue  # a last batch too small to share: skipped on every rank alike
-            x, y = x[rank::world], y[rank::world]
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        if PHASE_KINDS[phase.train].backbone_only:
-            ce = F.cross_entropy((net or model.backbone)(x), y)
-            loss, ces = ce, torch.cat([torch.zeros(k - 1, device=device), ce.detach()[None]])
-        else: loss, ces = method_loss(model, method, (net or model)(x), y, weights)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        bad = ~torch.isfinite(ces)
-        first_bad |= bad & ~any_bad
-        any_bad |= bad.any() | ~torch.isfinite(loss.detach())
-        tot += loss.detach(); per += ces; n += 1; seen += len(x) * world
-        for cb in callbacks: cb('step_end', dict(where, step=n, model=model))
-    return tot / max(n, 1), per / max(n, 1), first_bad, seen
-
 # %% ../nbs/07_regimes.ipynb #6cc78316
-def _check_fit_inputs(model, plan, method, train_dl, val_dl, schedule, patience, min_delta=0.0):
-    "Refuse what `fit` cannot train, naming the field, before anything is written."
+def _check_fit_inputs(model, plan: Plan, train_dl, val_dl):
+    "Refuse what the `Learner` cannot train, naming the field, before anything is written."
     if train_dl is None: raise ValueError('train_dl: a training loader is required')
     for name, dl in (('train_dl', train_dl), ('val_dl', val_dl)):
         if dl is None: continue
@@ -335,17 +365,14 @@ def _check_fit_inputs(model, plan, method, train_dl, val_dl, schedule, patience,
     t, c = getattr(train_dl.dataset, 'targets', None), getattr(model, 'num_classes', None)
     if isinstance(t, torch.Tensor) and c is not None and not (0 <= t.min() and t.max() < c):
         raise ValueError(f'num_classes: the model has {c} classes but the labels of train_dl run from {t.min().item()} to {t.max().item()}')
-    if any(PHASE_KINDS[p.train].trains_heads for p in plan) and not len(getattr(model, 'heads', [])):
+    if any(PHASE_KINDS[p.train].trains_heads for p in plan.phases) and not len(getattr(model, 'heads', [])):
         raise ValueError('regime: a phase that trains ICs needs a model with at least one IC; this model has none')
-    if schedule == 'converge' and patience is None: raise ValueError("patience: schedule='converge' stops each phase on its validation plateau; give patience >= 1 and val_dl")
-    if patience is not None and (val_dl is None or not isinstance(patience, int) or patience < 1):
-        raise ValueError('patience: early stopping needs val_dl and patience >= 1')
-    if not (isinstance(min_delta, (int, float)) and not isinstance(min_delta, bool) and 0 <= min_delta < 1):
-        raise ValueError(f'min_delta: must be a number in [0, 1) (an accuracy gain), got {min_delta!r}')
+    if plan.patience is not None and val_dl is None: raise ValueError('patience: early stopping needs val_dl and patience >= 1')
     done = getattr(model, '_eearly_method', None)
-    if done is not None and done != method.name: raise ValueError(f'method: the model was prepared for {done!r}, not {method.name!r}')
+    if done is not None and done != plan.method.name: raise ValueError(f'method: the model was prepared for {done!r}, not {plan.method.name!r}')
     rank, world = _world()
-    if world > 1 and (train_dl.batch_size or 0) < world: raise ValueError(f'batch_size: the global batch {train_dl.batch_size} must be at least the world size {world}')
+    if world > 1 and (train_dl.batch_size or 0) < world:
+        raise ValueError(f'batch_size: the global batch {train_dl.batch_size} must be at least the world size {world}')
 
 # %% ../nbs/07_regimes.ipynb #ccbbffec
 def _resume_state(ckpt: Path, config: dict, model) -> dict:
@@ -367,6 +394,7 @@ def _resume_state(ckpt: Path, config: dict, model) -> dict:
         return st
     return None
 
+# %% ../nbs/07_regimes.ipynb #r7a2b3c4
 def _fingerprint(module: nn.Module) -> str:
     "A hash of `module`'s parameter and buffer names, shapes and values: equal iff the initial weights are."
     h = hashlib.sha256()
@@ -374,106 +402,259 @@ def _fingerprint(module: nn.Module) -> str:
     return h.hexdigest()[:16]
 
 # %% ../nbs/07_regimes.ipynb #dec29512
-class _Trainer:
-    "What `fit` shares between its phases: the model, the plan, the loaders, the history and where checkpoints go."
-    def __init__(self, **kw): self.__dict__.update(kw)
+class Callback:
+    "A part of training: a method per `Learner` event it handles, each called with the learner; lower `order` runs first."
+    order = 50
 
-    def run_phase(self, pi: int, first: int = 0, resume: dict = None):
-        "Train phase `pi` from epoch `first` (with the optimizer, stopper and summary of `resume`, mid-phase)."
-        p, m = self.plan[pi], self.model
-        opt = PhaseOptimizer(p, _set_trainable(m, p.train), p.epochs * len(self.train_dl))
-        drops = p.plateau_drops if p.lr_schedule == 'plateau' else 0
-        stopper = EarlyStopper(self.patience, tracked_exits(p.train, m.n_exits), drops, self.min_delta) if self.patience else None
-        summary = dict(phase=pi, train=p.train, epochs_run=0, best_epoch=None, seconds=0.0, samples=0, reused=False)
-        if resume is not None:
-            opt.load_state_dict(resume['optim']); summary = resume['summary']
-            if stopper is not None: stopper.load_state_dict(resume['early_stop'])
-        self.method.start_phase(m, p.train)
-        net = self.ddp(p)
-        for cb in self.callbacks: cb('phase_start', dict(phase=pi, train=p.train, optimizer=opt, model=m))
-        for ep in tqdm(range(first, p.epochs), desc=f'phase {pi + 1} ({p.train})', disable=not self.progress, leave=False):
-            t0 = time.time()
-            _set_modes(m, p.train)
-            loss, per, first_bad, seen = _train_epoch(m, self.method, p, self.train_dl, opt, self.device, self.callbacks,
-                                                      dict(phase=pi, train=p.train, epoch=ep), net)
-            if not torch.isfinite(loss):
-                bad = [i for i, b in enumerate(first_bad.tolist()) if b] or 'none alone (the combined loss)'
-                raise FloatingPointError(f"loss: not finite ({loss.item()}) in phase {pi + 1} ({p.train}), epoch {ep + 1}, "
-                                         f"at exit(s) {bad} (exit {m.n_exits - 1} is the final classifier); lower the learning rate")
-            rec = dict(phase=pi, train=p.train, epoch=ep, lr=opt.param_groups[0]['lr'], loss=loss.item(),
-                       exit_loss=per.tolist(), seconds=round(time.time() - t0, 3))
-            if self.val_dl is not None: rec['val_acc'] = _exit_accuracy(m, self.val_dl, self.device)
-            act = stopper.step(rec['val_acc'], ep, m) if stopper is not None else None
-            if act == 'drop': opt.drop_lr()
-            stop = act == 'stop'
-            summary.update(epochs_run=ep + 1, seconds=round(summary['seconds'] + rec['seconds'], 3), samples=summary['samples'] + seen,
-                           best_epoch=ep if stopper is None else stopper.best_epoch)
-            self.hist.records.append(rec)
-            last = stop or ep + 1 == p.epochs
-            if last:  # the phase ends here: its best state and its summary go into the boundary checkpoint
-                if stopper is not None and stopper.best_state is not None: m.load_state_dict(stopper.best_state)
-                self.hist.phases.append(summary)
-            self.save((pi + 1, 0) if last else (pi, ep + 1), opt, stopper, summary)
-            for cb in self.callbacks: cb('epoch_end', dict(phase=pi, train=p.train, epoch=ep, record=rec, model=m))
-            if stop: break
-        if p.epochs <= first and resume is None: self.hist.phases.append(summary)  # a phase of no epochs
-        self.phase_file(pi)
+class CancelBatch(Exception):
+    "Raised by a callback in `before_batch`: skip this batch (no step, not counted)."
 
-    def phase_file(self, pi: int):
-        if self.ckpt is not None:  # the model at the end of each phase, for analyses across phases
-            with atomic_path(self.ckpt.parent/f'phase{pi + 1}_{self.plan[pi].train}.pt') as tmp: torch.save(self.model.state_dict(), tmp)
+# %% ../nbs/07_regimes.ipynb #r9a2b3c4
+class FnCallback(Callback):
+    "A function `fn(event, info)` as a callback, with the events `fit` documents: 'phase_start', 'step_end', 'epoch_end'."
+    def __init__(self, fn): self.fn = fn
+    def _info(self, l, **kw) -> dict: return dict(phase=l.pi, train=l.phase.train, model=l.model, **kw)
+    def before_phase(self, l): self.fn('phase_start', self._info(l, optimizer=l.opt))
+    def after_batch(self, l): self.fn('step_end', self._info(l, epoch=l.epoch, step=l.steps))
+    def after_epoch(self, l): self.fn('epoch_end', self._info(l, epoch=l.epoch, record=l.rec))
+    def after_replayed_epoch(self, l): self.fn('epoch_end', self._info(l, epoch=l.epoch, record=l.rec, replayed=True))
 
-    def save(self, nxt: tuple, opt=None, stopper=None, summary=None):
+# %% ../nbs/07_regimes.ipynb #s1a2b3c4
+class Learner:
+    "Trains `model` through `plan`: four short loops, and callbacks for everything else (`Callback`); same seed and initial weights give bit-identical weights on CPU."
+    def __init__(self, model: MultiExit, plan: Plan, train_dl, val_dl=None, device=None, callbacks=(), progress: bool = False):
+        _check_fit_inputs(model, plan, train_dl, val_dl)
+        self.model, self.plan, self.train_dl, self.val_dl = model, plan, train_dl, val_dl
+        self.device = torch.device(device) if device else next(model.parameters()).device
+        self.rank, self.world = _world()
+        self.hist = History(plan.record(train_dl, self.world))
+        mine = [c if isinstance(c, Callback) else FnCallback(c) for c in callbacks]
+        self.cbs = sorted(_standard_callbacks(plan, self.rank, self.world, progress) + mine, key=lambda c: c.order)
+        self.start, self.resumed = 0, False
+
+    def __call__(self, event: str):
+        for cb in self.cbs:
+            if (f := getattr(cb, event, None)) is not None: f(self)
+
+    def fit(self) -> History:
+        self._prepare()
+        try:
+            self('before_fit')
+            for self.pi in range(self.start, len(self.plan.phases)): self.one_phase()
+            self('after_fit')
+        finally:
+            for q in self.model.parameters(): q.requires_grad_(True)
+            self.model.train()
+        return self.hist
+
+    def one_phase(self):
+        p = self.phase = self.plan.phases[self.pi]
+        self.opt = PhaseOptimizer(p, _set_trainable(self.model, p.train), p.epochs * len(self.train_dl))
+        self.summary = dict(phase=self.pi, train=p.train, epochs_run=0, best_epoch=None, seconds=0.0, samples=0, reused=False)
+        self.weights = None if p.weighting is None else loss_weights(p.weighting, self.model.n_exits).to(self.device)
+        self.first, self.stop, self.net, self.stopper = 0, False, None, None
+        self.plan.method.start_phase(self.model, p.train)
+        self('before_phase')
+        for self.epoch in range(self.first, p.epochs):
+            self.one_epoch()
+            if self.stop: break
+        self('after_phase')
+
+    def one_epoch(self):
+        t0, k = time.time(), self.model.n_exits
+        _set_modes(self.model, self.phase.train)
+        self.total, self.exit_ce, self.steps, self.seen = torch.zeros((), device=self.device), torch.zeros(k, device=self.device), 0, 0
+        self('before_epoch')
+        for self.x, self.y in self.train_dl: self.one_batch()
+        self.rec, self.best_epoch = self._record(t0), self.epoch
+        self('after_epoch')
+
+    def one_batch(self):
+        try: self('before_batch')
+        except CancelBatch: return
+        x, y = self.x.to(self.device, non_blocking=True), self.y.to(self.device, non_blocking=True)
+        self.loss, self.ces = self._loss(x, y)
+        self.opt.zero_grad()
+        self.loss.backward()
+        self.opt.step()
+        self.total += self.loss.detach(); self.exit_ce += self.ces; self.steps += 1; self.seen += len(x) * self.world
+        self('after_batch')
+
+    @property
+    def last_epoch(self) -> bool: return self.stop or self.epoch + 1 == self.phase.epochs
+
+    def _loss(self, x, y):
+        "(loss, per-exit CE): the backbone's own CE in a backbone-only phase (zeros for the ICs), else the method's."
+        if PHASE_KINDS[self.phase.train].backbone_only:
+            ce = F.cross_entropy((self.net or self.model.backbone)(x), y)
+            return ce, torch.cat([torch.zeros(self.model.n_exits - 1, device=self.device), ce.detach()[None]])
+        return method_loss(self.model, self.plan.method, (self.net or self.model)(x), y, self.weights)
+
+    def _record(self, t0) -> dict:
+        "The epoch's history record: LR, mean loss and per-exit CE, seconds, and each exit's validation accuracy."
+        n = max(self.steps, 1)
+        self.mean_loss = self.total / n
+        rec = dict(phase=self.pi, train=self.phase.train, epoch=self.epoch, lr=self.opt.param_groups[0]['lr'], loss=self.mean_loss.item(),
+                   exit_loss=(self.exit_ce / n).tolist(), seconds=round(time.time() - t0, 3))
+        if self.val_dl is not None: rec['val_acc'] = _exit_accuracy(self.model, self.val_dl, self.device)
+        return rec
+
+    def _prepare(self):
+        "The method's modules (from their own random stream, so phase 1 is the same for every method), the device, the seeds."
+        m, method = self.model, self.plan.method
+        if getattr(m, '_eearly_method', None) is None:
+            with torch.random.fork_rng():
+                torch.manual_seed(self.plan.seed + 1)
+                prepare(m, method)
+            m._eearly_method = method.name
+        m.to(self.device)
+        _seed_all(self.plan.seed, self.train_dl)
+
+# %% ../nbs/07_regimes.ipynb #s2a2b3c4
+class NonFiniteLoss(Callback):
+    "Ends training with a `FloatingPointError` naming the phase, epoch and the exits that went non-finite first, without a host sync per step."
+    order = 0
+    def before_epoch(self, l):
+        self.first_bad = torch.zeros(l.model.n_exits, dtype=torch.bool, device=l.device)
+        self.any_bad = torch.zeros((), dtype=torch.bool, device=l.device)
+    def after_batch(self, l):
+        bad = ~torch.isfinite(l.ces)
+        self.first_bad |= bad & ~self.any_bad
+        self.any_bad |= bad.any() | ~torch.isfinite(l.loss.detach())
+    def after_epoch(self, l):
+        if torch.isfinite(l.mean_loss): return
+        bad = [i for i, b in enumerate(self.first_bad.tolist()) if b] or 'none alone (the combined loss)'
+        raise FloatingPointError(f"loss: not finite ({l.mean_loss.item()}) in phase {l.pi + 1} ({l.phase.train}), epoch {l.epoch + 1}, "
+                                 f"at exit(s) {bad} (exit {l.model.n_exits - 1} is the final classifier); lower the learning rate")
+
+# %% ../nbs/07_regimes.ipynb #s3a2b3c4
+class EarlyStopping(Callback):
+    "Per-exit early stopping (`EarlyStopper`) on the exits each phase tracks: the first plateaus lower the LR ('plateau' schedule), the next ends the phase, whose best state is restored."
+    order = 10
+    def before_phase(self, l):
+        p = l.phase
+        l.stopper = EarlyStopper(l.plan.patience, l.plan.tracked(l.pi, l.model.n_exits), p.plateau_drops if p.lr_schedule == 'plateau' else 0,
+                                 l.plan.min_delta)
+    def after_epoch(self, l):
+        act = l.stopper.step(l.rec['val_acc'], l.epoch, l.model)
+        if act == 'drop': l.opt.drop_lr()
+        l.stop, l.best_epoch = act == 'stop', l.stopper.best_epoch
+        if l.last_epoch and l.stopper.best_state is not None: l.model.load_state_dict(l.stopper.best_state)
+
+# %% ../nbs/07_regimes.ipynb #s4a2b3c4
+class Recorder(Callback):
+    "The history: one record per epoch, and one summary per phase (epochs run, best epoch, seconds, samples seen) when it ends."
+    order = 20
+    def after_epoch(self, l):
+        s = l.summary
+        s.update(epochs_run=l.epoch + 1, seconds=round(s['seconds'] + l.rec['seconds'], 3), samples=s['samples'] + l.seen, best_epoch=l.best_epoch)
+        l.hist.records.append(l.rec)
+        if l.last_epoch: l.hist.phases.append(s)  # before the boundary checkpoint, which holds it
+    def after_phase(self, l):
+        if not l.phase.epochs: l.hist.phases.append(l.summary)  # a phase of no epochs
+
+# %% ../nbs/07_regimes.ipynb #s5a2b3c4
+class Checkpoint(Callback):
+    "`last.pt` after every epoch (atomic, the one before kept as `last.prev.pt`), resumed from at `before_fit`; `phase<i>_<train>.pt` after each phase. Every rank resumes, only rank 0 writes."
+    order = 30
+    def __init__(self, path: Path, write: bool = True): self.path, self.write, self.resume = Path(path), write, None
+    def before_fit(self, l):
+        if (st := _resume_state(self.path, l.hist.config, l.model)) is None: return
+        l.hist.records, l.hist.phases, l.start, l.resumed = st['records'], st['phases'], st['phase'], True
+        if st['epoch']: self.resume = dict(optim=st['optim'], early_stop=st['early_stop'], summary=st['summary'], epoch=st['epoch'])
+        _set_rng_state(st['rng'], l.train_dl)
+    def before_phase(self, l):  # after `EarlyStopping` made the phase's stopper
+        if self.resume is None: return
+        r, self.resume = self.resume, None
+        l.opt.load_state_dict(r['optim']); l.summary, l.first = r['summary'], r['epoch']
+        if l.stopper is not None: l.stopper.load_state_dict(r['early_stop'])
+    def after_epoch(self, l): self.save(l, (l.pi + 1, 0) if l.last_epoch else (l.pi, l.epoch + 1))
+    def after_phase(self, l): self.phase_file(l, l.pi)
+    def after_replayed_phase(self, l): self.phase_file(l, 0); self.save(l, (1, 0))
+    def after_fit(self, l):
+        if self.write: _prev_path(self.path).unlink(missing_ok=True)  # done: `last.pt` holds the end state
+    def phase_file(self, l, pi: int):
+        if not self.write: return
+        with atomic_path(self.path.parent/f'phase{pi + 1}_{l.plan.phases[pi].train}.pt') as tmp: torch.save(l.model.state_dict(), tmp)
+    def save(self, l, nxt: tuple):
         "Checkpoint to resume at phase `nxt[0]`, epoch `nxt[1]` (mid-phase: with the optimizer, stopper and summary)."
-        if self.ckpt is None: return
+        if not self.write: return
         mid = nxt[1] > 0
-        _save_checkpoint(self.ckpt, dict(config=self.config, model=self.model.state_dict(), phase=nxt[0], epoch=nxt[1],
-                                         optim=opt.state_dict() if mid else None, early_stop=stopper.state_dict() if mid and stopper else None,
-                                         summary=summary if mid else None, records=self.hist.records, phases=self.hist.phases,
-                                         rng=_rng_state(self.train_dl)))
+        _save_checkpoint(self.path, dict(config=l.hist.config, model=l.model.state_dict(), phase=nxt[0], epoch=nxt[1],
+                                         optim=l.opt.state_dict() if mid else None,
+                                         early_stop=l.stopper.state_dict() if mid and l.stopper else None,
+                                         summary=l.summary if mid else None, records=l.hist.records, phases=l.hist.phases,
+                                         rng=_rng_state(l.train_dl)))
 
-    def ddp(self, p: Phase):
-        "One DDP wrapper per phase under torchrun: it syncs exactly the parameters this phase trains."
-        if _world()[1] == 1: return None
-        kw = dict(device_ids=[self.device.index]) if self.device.type == 'cuda' else {}
-        alone = PHASE_KINDS[p.train].backbone_only
-        return torch.nn.parallel.DistributedDataParallel(self.model.backbone if alone else self.model,
-                                                         find_unused_parameters=not alone, **kw)  # e.g. an ensemble trained later
+# %% ../nbs/07_regimes.ipynb #s6a2b3c4
+class DDP(Callback):
+    "Under torchrun: each phase's model in one `DistributedDataParallel` that syncs exactly what the phase trains; every rank draws the same global batch and trains on its strided share."
+    order = 40
+    def before_phase(self, l):
+        kw = dict(device_ids=[l.device.index]) if l.device.type == 'cuda' else {}
+        alone = PHASE_KINDS[l.phase.train].backbone_only
+        l.net = torch.nn.parallel.DistributedDataParallel(l.model.backbone if alone else l.model,
+                                                          find_unused_parameters=not alone, **kw)  # e.g. an ensemble trained later
+    def before_batch(self, l):
+        if len(l.x) < l.world: raise CancelBatch()  # a last batch too small to share: skipped on every rank alike
+        l.x, l.y = l.x[l.rank::l.world], l.y[l.rank::l.world]
 
-    def shared_phase1(self, d: Path, keep_epochs: bool):
-        "Phase 1 from the shared folder `d` when it holds one of the same settings, else trained here and saved there."
+# %% ../nbs/07_regimes.ipynb #s7a2b3c4
+class Progress(Callback):
+    "A tqdm bar over each phase's epochs."
+    order = 45
+    def before_phase(self, l): self.bar = tqdm(total=l.phase.epochs - l.first, desc=f'phase {l.pi + 1} ({l.phase.train})', leave=False)
+    def after_epoch(self, l): self.bar.update()
+    def after_phase(self, l): self.bar.close()
+
+# %% ../nbs/07_regimes.ipynb #s8a2b3c4
+class SharedPhase1(Callback):
+    "Phase 1 from `plan.phase1_dir` when it holds one of the same settings (replayed: records, `after_replayed_epoch` with each kept epoch's weights, RNG), else trained here and saved there."
+    order = 60  # `before_fit` after `Checkpoint`'s, which may resume; each epoch's backbone after every other callback
+    states = None  # each epoch's backbone while phase 1 trains here with `keep_phase1_epochs`
+    def before_fit(self, l):
+        if l.resumed: return
+        d = Path(l.plan.phase1_dir)
         d.mkdir(parents=True, exist_ok=True)
-        ident = dict(phase=asdict(self.plan[0]), seed=self.config['seed'], patience=self.patience, min_delta=self.min_delta, batch_size=self.config['batch_size'],
-                     n_train=self.config['n_train'], init=_fingerprint(self.model.backbone), epoch_states=keep_epochs)
+        ident = self.identity(l)
         with FileLock(str(d/'.lock')):  # a second process asking for the same phase 1 waits, then reads it
-            f = d/'phase1.pt'
-            if f.exists():
-                st = torch.load(f, map_location='cpu', weights_only=True)
-                if st['identity'] != ident:
-                    diff = [k for k in ident if st['identity'].get(k) != ident[k]]
-                    raise CheckpointError(f'phase1_dir: {d} holds a phase 1 of other settings (differs in {diff}); use another folder')
-                return self.replay_phase1(st)
-            states = []
-            keep = (lambda e, i: e == 'epoch_end' and states.append(copy.deepcopy(i['model'].backbone.state_dict()))) if keep_epochs else None
-            self.callbacks = list(self.callbacks) + ([keep] if keep else [])
-            try: self.run_phase(0)
-            finally: self.callbacks = [c for c in self.callbacks if c is not keep]
-            with atomic_path(f) as tmp:
-                torch.save(dict(identity=ident, backbone=self.model.backbone.state_dict(), epoch_states=states,
-                                records=self.hist.records, summary=self.hist.phases[0], rng=_rng_state(self.train_dl)), tmp)
+            if (f := d/'phase1.pt').exists(): self.replay(l, torch.load(f, map_location='cpu', weights_only=True), ident)
+            else: self.train(l, f, ident)
+        l.start = 1
+    def identity(self, l) -> dict:
+        c = l.hist.config
+        return dict(phase=asdict(l.plan.phases[0]), seed=c['seed'], patience=l.plan.patience, min_delta=l.plan.min_delta, batch_size=c['batch_size'],
+                    n_train=c['n_train'], init=_fingerprint(l.model.backbone), epoch_states=l.plan.keep_phase1_epochs)
+    def train(self, l, f: Path, ident: dict):
+        self.states, l.pi = [] if l.plan.keep_phase1_epochs else None, 0
+        l.one_phase()
+        with atomic_path(f) as tmp:
+            torch.save(dict(identity=ident, backbone=l.model.backbone.state_dict(), epoch_states=self.states or [],
+                            records=l.hist.records, summary=l.hist.phases[0], rng=_rng_state(l.train_dl)), tmp)
+        self.states = None
+    def after_epoch(self, l):
+        if self.states is not None: self.states.append(copy.deepcopy(l.model.backbone.state_dict()))
+    def replay(self, l, st: dict, ident: dict):
+        if st['identity'] != ident:
+            diff = [k for k in ident if st['identity'].get(k) != ident[k]]
+            raise CheckpointError(f'phase1_dir: {l.plan.phase1_dir} holds a phase 1 of other settings (differs in {diff}); use another folder')
+        l.pi, l.phase = 0, l.plan.phases[0]
+        for l.rec, w in zip(st['records'], st['epoch_states']):
+            l.model.backbone.load_state_dict(w); l.epoch = l.rec['epoch']
+            l('after_replayed_epoch')
+        l.model.backbone.load_state_dict(st['backbone'])
+        l.hist.records.extend(st['records'])
+        _set_rng_state(st['rng'], l.train_dl)
+        l.hist.phases.append(dict(st['summary'], reused=True))
+        l('after_replayed_phase')
 
-    def replay_phase1(self, st: dict):
-        "Take phase 1 from a shared cache: epoch records (and `epoch_end` callbacks with each epoch's weights), final weights, RNG."
-        m = self.model
-        for rec, w in zip(st['records'], st['epoch_states']):
-            m.backbone.load_state_dict(w)
-            for cb in self.callbacks: cb('epoch_end', dict(phase=0, train=self.plan[0].train, epoch=rec['epoch'], record=rec, model=m, replayed=True))
-        m.backbone.load_state_dict(st['backbone'])
-        self.hist.records.extend(st['records'])
-        _set_rng_state(st['rng'], self.train_dl)
-        self.hist.phases.append(dict(st['summary'], reused=True))
-        self.phase_file(0)
-        self.save((1, 0))
+# %% ../nbs/07_regimes.ipynb #s9a2b3c4
+def _standard_callbacks(plan: Plan, rank: int, world: int, progress: bool) -> list:
+    "The callbacks `plan` calls for: the non-finite check and the history always; stopping, checkpoints, a shared phase 1, DDP and progress when asked."
+    cbs = [NonFiniteLoss(), Recorder()] + ([EarlyStopping()] if plan.patience else [])
+    if plan.ckpt_dir is not None: cbs.append(Checkpoint(Path(plan.ckpt_dir)/'last.pt', write=rank == 0))
+    if plan.shares_phase1 and world == 1: cbs.append(SharedPhase1())
+    return cbs + ([DDP()] if world > 1 else []) + ([Progress()] if progress else [])
 
 # %% ../nbs/07_regimes.ipynb #3e6f8da7
 def fit(model: MultiExit, regime='mixed', train_dl=None, val_dl=None,
@@ -485,7 +666,8 @@ def fit(model: MultiExit, regime='mixed', train_dl=None, val_dl=None,
         total_epochs: int = None,  # equal compute: split over the phases by `backbone_frac`
         backbone_frac: float = BACKBONE_FRAC,  # share of `total_epochs` in a leading phase 1
         head_lr: float = None,  # IC learning rate; default `lr`
-        optimizer: str = Phase.optimizer, momentum: float = Phase.momentum, weight_decay: float = Phase.weight_decay, lr_schedule: str = None,  # default: 'cosine' under equal epochs, 'plateau' under converge
+        optimizer: str = Phase.optimizer, momentum: float = Phase.momentum, weight_decay: float = Phase.weight_decay,
+        lr_schedule: str = None,  # default: 'cosine' under equal epochs, 'plateau' under converge
         phase_kw: list = None,  # per-phase overrides of the `Phase` fields, one dict per phase of the regime
         schedule: str = 'equal_epochs',  # 'equal_epochs' (`phase_epochs`/`total_epochs`) or 'converge' (each phase to its validation plateau, LR ÷10 at the first ones)
         max_epochs: int = None,  # per-phase cap under 'converge'
@@ -494,45 +676,10 @@ def fit(model: MultiExit, regime='mixed', train_dl=None, val_dl=None,
         phase1_dir=None,  # folder of a phase 1 shared by runs that start alike: read when it holds one, else written
         keep_phase1_epochs: bool = False,  # the shared phase 1 keeps each epoch's backbone, to replay `epoch_end` with them
         device=None, progress: bool = False,
-        callbacks=()) -> History:  # functions called with (event, info dict): see below
-    "Train `model` through the phases of `regime`; same seed and initial weights give bit-identical weights on CPU."
-    method = as_method(method)
-    plan = phase_plan(regime, method, phase_epochs, total_epochs, backbone_frac, phase_kw, schedule, max_epochs, lr=lr, head_lr=head_lr,
-                      optimizer=optimizer, momentum=momentum, weight_decay=weight_decay, lr_schedule=lr_schedule)
-    _check_fit_inputs(model, plan, method, train_dl, val_dl, schedule, patience, min_delta)
-    device = torch.device(device) if device else next(model.parameters()).device
-    config = dict(regime=regime if isinstance(regime, str) else list(regime), phases=[asdict(p) for p in plan], seed=seed,
-                  method=method.config(), schedule=schedule, patience=patience,
-                  early_stopping=f'per-exit val accuracy, patience {patience}' + (f', min_delta {min_delta}' if min_delta else '') if patience else 'off',
-                  batch_size=getattr(train_dl, 'batch_size', None), n_train=len(train_dl.dataset))
-    rank, world = _world()
-    if world > 1: config['world_size'] = world  # a checkpoint is resumed only by the same number of processes
-    if getattr(model, '_eearly_method', None) is None:
-        with torch.random.fork_rng():  # the method's new modules draw from their own stream: phase 1 is the same for every method
-            torch.manual_seed(seed + 1)
-            prepare(model, method)
-        model._eearly_method = method.name
-    model.to(device)
-    _seed_all(seed, train_dl)
-    hist = History(config)
-    ckpt = Path(ckpt_dir)/'last.pt' if ckpt_dir else None
-    st = _resume_state(ckpt, config, model) if ckpt is not None else None
-    t = _Trainer(model=model, method=method, plan=plan, train_dl=train_dl, val_dl=val_dl, device=device, hist=hist, config=config,
-                 patience=patience, min_delta=min_delta, callbacks=list(callbacks), progress=progress, ckpt=None if rank else ckpt)  # only rank 0 writes
-    start, resume = 0, None
-    if st is not None:
-        hist.records, hist.phases, start = st['records'], st['phases'], st['phase']
-        resume = dict(optim=st['optim'], early_stop=st['early_stop'], summary=st['summary'], epoch=st['epoch']) if st['epoch'] else None
-        _set_rng_state(st['rng'], train_dl)
-    try:
-        if st is None and phase1_dir is not None and PHASE_KINDS[plan[0].train].backbone_only and world == 1:
-            t.shared_phase1(Path(phase1_dir), keep_phase1_epochs)
-            start = 1
-        for pi in range(start, len(plan)):
-            r = resume if pi == start else None
-            t.run_phase(pi, r['epoch'] if r else 0, r)
-        if ckpt is not None and not rank: _prev_path(ckpt).unlink(missing_ok=True)  # done: `last.pt` holds the end state
-    finally:
-        for q in model.parameters(): q.requires_grad_(True)
-        model.train()
-    return hist
+        callbacks=()) -> History:  # `Callback`s, or functions called with (event, info dict): see below
+    "Train `model` through the phases of `regime`: the settings make a `Plan`, which a `Learner` trains."
+    plan = make_plan(regime, method, phase_epochs=phase_epochs, total_epochs=total_epochs, backbone_frac=backbone_frac, phase_kw=phase_kw,
+                     schedule=schedule, max_epochs=max_epochs, seed=seed, patience=patience, min_delta=min_delta, ckpt_dir=ckpt_dir,
+                     phase1_dir=phase1_dir, keep_phase1_epochs=keep_phase1_epochs, lr=lr, head_lr=head_lr, optimizer=optimizer,
+                     momentum=momentum, weight_decay=weight_decay, lr_schedule=lr_schedule)
+    return Learner(model, plan, train_dl, val_dl, device, callbacks, progress).fit()

@@ -17,10 +17,11 @@ from .models import create_backbone, BACKBONE_VERSION
 from .heads import MultiExit, to_channels_last, HEAD_VERSION
 from .flops import exit_flops, count_flops
 from .methods import as_method, prepare, METHODS
-from .regimes import BACKBONE_FRAC, PHASE_KINDS, Phase, fit, phase_plan, train_flops, CheckpointError, SCHEDULES, TRAINER_VERSION, _world
+from .regimes import (BACKBONE_FRAC, PHASE_KINDS, Callback, Learner, Phase, Plan, make_plan, train_flops, CheckpointError, SCHEDULES,
+                            TRAINER_VERSION, _world)
 from .gradflow import grad_contributions
 from .evaluate import collect_logits, run_metrics, EVAL_VERSION
-from .io import atomic_path, write_json, resolve_path, cpu_name
+from .io import atomic_path, write_json, resolve_path, cpu_name, cpu_isa
 
 # %% auto #0
 __all__ = ['STORE_FILES', 'RunConfig', 'training_versions', 'run_key', 'results_root', 'run_name', 'run_dir', 'trained_on',
@@ -108,9 +109,9 @@ def run_dir(cfg: RunConfig, results_dir=None) -> Path:
 
 # %% ../nbs/08_runs.ipynb #store1
 def trained_on() -> dict:
-    "The CPU (or GPU), thread count and torch version a run trains with: bit-identity holds only for the same ones."
+    "The CPU and its vector ISA (or the GPU), thread count and torch version a run trains with: bit-identity holds only for the same ones."
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return dict(cpu=cpu_name(), gpu=gpu, threads=torch.get_num_threads(), torch=torch.__version__)
+    return dict(cpu=cpu_name(), isa=cpu_isa(), gpu=gpu, threads=torch.get_num_threads(), torch=torch.__version__)
 
 def _write_logits(d: Path, model, dls):
     "The model's per-exit logits on the validation and test sets as `d/logits.pt`: float16 logits, int16 labels."
@@ -222,47 +223,50 @@ def _evaluate(cfg, d, model, method, val, test, started) -> dict:
     return metrics
 
 # %% ../nbs/08_runs.ipynb #83dece65
-class _Snapshots:
-    "`fit` callback: the weights after each epoch as `snapshots/p<phase>e<epoch>.pt` (1-based), written atomically."
+class _Snapshots(Callback):
+    "The weights after each epoch (a shared phase 1's replayed ones too) as `snapshots/p<phase>e<epoch>.pt` (1-based), written atomically."
     def __init__(self, d): self.d = Path(d)/'snapshots'
-    def __call__(self, event, info):
-        if event != 'epoch_end': return
+    def after_epoch(self, l):
         self.d.mkdir(parents=True, exist_ok=True)
-        with atomic_path(self.d/f"p{info['phase'] + 1}e{info['epoch'] + 1}.pt") as tmp: torch.save(info['model'].state_dict(), tmp)
+        with atomic_path(self.d/f"p{l.pi + 1}e{l.epoch + 1}.pt") as tmp: torch.save(l.model.state_dict(), tmp)
+    after_replayed_epoch = after_epoch
 
 # %% ../nbs/08_runs.ipynb #2f50266c
-class _GradFlowCSV:
-    "`fit` callback: `grad_contributions` on one fixed batch at steps 1, 1 + every, ... of each IC-training epoch; `gradflow.csv` grows per epoch, so a resumed run logs each epoch once."
+class _GradFlowCSV(Callback):
+    "`grad_contributions` on one fixed batch at steps 1, 1 + every, ... of each IC-training epoch; `gradflow.csv` grows per epoch, so a resumed run logs each epoch once."
     def __init__(self, d, batch, every):
         self.path, (self.x, self.y), self.every, self.rows = Path(d)/'gradflow.csv', batch, every, []
-    def __call__(self, event, info):
-        if event == 'step_end' and PHASE_KINDS[info['train']].trains_heads and (info['step'] - 1) % self.every == 0:
-            m = info['model']
-            dev = next(m.parameters()).device
-            df = grad_contributions(m, self.x.to(dev), self.y.to(dev))
-            self.rows.append(df.assign(phase=info['phase'], train=info['train'], epoch=info['epoch'], step=info['step']))
-        elif event == 'epoch_end' and self.rows:
-            old = [pd.read_csv(self.path)] if self.path.exists() else []
-            with atomic_path(self.path) as tmp: pd.concat(old + self.rows, ignore_index=True).to_csv(tmp, index=False)
-            self.rows = []
-
-# %% ../nbs/08_runs.ipynb #823378e7
-def _plan(cfg: RunConfig, method) -> list:
-    "The phases `fit` will run for `cfg` (validates the schedule and epochs before anything is written)."
-    return phase_plan(cfg.regime, method, cfg.phase_epochs, cfg.total_epochs, cfg.backbone_frac, None, cfg.schedule, cfg.max_epochs,
-                      lr=cfg.lr, head_lr=cfg.head_lr, optimizer=cfg.optimizer, weight_decay=cfg.weight_decay)
+    def after_batch(self, l):
+        if not PHASE_KINDS[l.phase.train].trains_heads or (l.steps - 1) % self.every: return
+        dev = next(l.model.parameters()).device
+        df = grad_contributions(l.model, self.x.to(dev), self.y.to(dev))
+        self.rows.append(df.assign(phase=l.pi, train=l.phase.train, epoch=l.epoch, step=l.steps))
+    def after_epoch(self, l):
+        if not self.rows: return
+        old = [pd.read_csv(self.path)] if self.path.exists() else []
+        with atomic_path(self.path) as tmp: pd.concat(old + self.rows, ignore_index=True).to_csv(tmp, index=False)
+        self.rows = []
 
 # %% ../nbs/08_runs.ipynb #f51d90ff
 _PHASE1_FIELDS = ('dataset', 'subset', 'val_frac', 'split_seed', 'augment', 'batch_size', 'backbone', 'backbone_kw', 'seed',
                   'schedule', 'patience', 'min_delta', 'snapshots')  # what phase 1 depends on, besides its `Phase` and the code
 
 # %% ../nbs/08_runs.ipynb #a9a8be72
-def phase1_dir(cfg: RunConfig, plan: list, results_dir=None) -> Path:
+def phase1_dir(cfg: RunConfig, plan: Plan, results_dir=None) -> Path:
     "The shared folder of `cfg`'s phase 1 (its first phase trains the backbone alone), keyed by what phase 1 depends on."
     versions = {k: v for k, v in training_versions(cfg).items() if k != 'method'}  # phase 1 trains no method's heads
-    blob = json.dumps(dict({f: getattr(cfg, f) for f in _PHASE1_FIELDS}, phase=asdict(plan[0]), code=versions), sort_keys=True, default=str)
+    blob = json.dumps(dict({f: getattr(cfg, f) for f in _PHASE1_FIELDS}, phase=asdict(plan.phases[0]), code=versions), sort_keys=True, default=str)
     name = f"{cfg.dataset}-{cfg.backbone.replace(':', '_')}-s{cfg.seed}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
     return results_root(results_dir)/'.phase1'/name
+
+# %% ../nbs/08_runs.ipynb #823378e7
+def _plan(cfg: RunConfig, method, d: Path = None, results_dir=None) -> Plan:
+    "The `Plan` of run `cfg`, validated before anything is written; with the run folder `d`, its checkpoints go there and a phase 1 of the backbone alone is shared."
+    plan = make_plan(cfg.regime, method, phase_epochs=cfg.phase_epochs, total_epochs=cfg.total_epochs, backbone_frac=cfg.backbone_frac,
+                     schedule=cfg.schedule, max_epochs=cfg.max_epochs, seed=cfg.seed, patience=cfg.patience, min_delta=cfg.min_delta,
+                     keep_phase1_epochs=cfg.snapshots, lr=cfg.lr, head_lr=cfg.head_lr, optimizer=cfg.optimizer, weight_decay=cfg.weight_decay)
+    if d is None: return plan
+    return replace(plan, ckpt_dir=d, phase1_dir=phase1_dir(cfg, plan, results_dir) if PHASE_KINDS[plan.phases[0].train].backbone_only else None)
 
 # %% ../nbs/08_runs.ipynb #c6d2978a
 def _finished(cfg: RunConfig, d: Path, device, started) -> dict:
@@ -318,25 +322,21 @@ def _run(cfg, results_dir, device, progress) -> dict:
     if trains_as := as_method(dict(name=cfg.method, **cfg.method_kw)).trains_as:  # nothing of its own to train
         with _run_lock(d, results_dir): return _finished(cfg, d, device, started) or _train_as(cfg, d, trains_as, results_dir, device, started)
     if not may_train(): raise RunsMissing([cfg])
-    model, dls, method = build(cfg, device)  # bad configs fail here, in `_plan` or at the start of `fit`, before anything is written
-    plan = _plan(cfg, method)
+    model, dls, method = build(cfg, device)  # bad configs fail here, in `_plan` or in `Learner`, before anything is written
+    plan = _plan(cfg, method, d, results_dir)
     if not (isinstance(cfg.gradflow_every, int) and cfg.gradflow_every >= 0):
         raise ValueError(f'gradflow_every: must be an int ≥ 0 (0: off), got {cfg.gradflow_every!r}')
     if cfg.gradflow_every and dls.val is None: raise ValueError('gradflow_every: logs on a validation batch; set val_frac > 0')
     with _run_lock(d, results_dir):
         if (m := _finished(cfg, d, device, started)) is not None: return m  # trained by another process while we waited
-        return _train(cfg, d, model, dls, method, plan, results_dir, started, progress)
+        return _train(cfg, d, model, dls, method, plan, started, progress)
 
 # %% ../nbs/08_runs.ipynb #39f35cfd
-def _train(cfg, d, model, dls, method, plan, results_dir, started, progress) -> dict:
+def _train(cfg, d, model, dls, method, plan: Plan, started, progress) -> dict:
     rank, _ = _world()
     callbacks = [_Snapshots(d)] if cfg.snapshots and rank == 0 else []
     if cfg.gradflow_every and rank == 0: callbacks.append(_GradFlowCSV(d, next(iter(dls.val)), cfg.gradflow_every))
-    hist = fit(model, cfg.regime, dls.train, dls.val, phase_epochs=cfg.phase_epochs, total_epochs=cfg.total_epochs,
-               backbone_frac=cfg.backbone_frac, lr=cfg.lr, head_lr=cfg.head_lr, optimizer=cfg.optimizer,
-               weight_decay=cfg.weight_decay, seed=cfg.seed, method=method, ckpt_dir=d, schedule=cfg.schedule,
-               max_epochs=cfg.max_epochs, patience=cfg.patience, min_delta=cfg.min_delta, progress=progress and rank == 0, callbacks=callbacks,
-               phase1_dir=phase1_dir(cfg, plan, results_dir) if PHASE_KINDS[plan[0].train].backbone_only else None, keep_phase1_epochs=cfg.snapshots)
+    hist = Learner(model, plan, dls.train, dls.val, callbacks=callbacks, progress=progress and rank == 0).fit()
     if rank: return dict(run=d.name, rank=rank)  # under torchrun only rank 0 evaluates and writes
     with atomic_path(d/'model.pt') as tmp: torch.save(model.state_dict(), tmp)
     _write_logits(d, model, dls)

@@ -138,7 +138,7 @@ def _scalar_metrics(m: dict) -> dict:
 
 def _why(then: dict, now: dict) -> str:
     "What differs between the machine a run trained on (`then`) and this one (`now`), or that nothing does."
-    diff = [f'{k} {then.get(k)} → {now.get(k)}' for k in ('cpu', 'gpu', 'threads', 'torch') if then.get(k) != now.get(k)]
+    diff = [f"{k} {then.get(k, '(not recorded)')} → {now.get(k)}" for k in ('cpu', 'isa', 'gpu', 'threads', 'torch') if then.get(k) != now.get(k)]
     return '; '.join(diff) or 'same CPU, threads and torch: a change of behaviour that no version records'
 
 def verify_run(row) -> dict:
@@ -147,6 +147,7 @@ def verify_run(row) -> dict:
     threads = torch.get_num_threads()
     torch.set_num_threads(then.get('threads') or threads)
     try:
+        now = trained_on()  # with the run's thread count
         with tempfile.TemporaryDirectory() as results, _env(EEARLY_STORE=None, EEARLY_TRAIN=1):
             m = run(cfg, results)
             new, old = read_logits(run_dir(cfg, results)), read_logits(d)
@@ -163,15 +164,18 @@ def verify_run(row) -> dict:
     same = logits_same and weights_same is not False
     return dict(run=row['run'], identical=same, logits_identical=logits_same, weights_identical=weights_same,
                 max_metric=worst, max_metric_diff=diffs.get(worst, 0.0), train_seconds=m.get('train_seconds'),
-                why='' if same else _why(then, trained_on()))
+                why='' if same else _why(then, now))
 
-def verify(store, n: int = 1, seed: int = 0, max_train_seconds: float = None) -> pd.DataFrame:
-    "Retrain `n` runs of `store` drawn at random (`seed`; only runs whose recorded training took at most `max_train_seconds`) and compare each with the store."
+def verify(store, n: int = 1, seed: int = 0, max_train_seconds: float = None, methods: list = None) -> pd.DataFrame:
+    "Retrain `n` runs of `store` drawn at random (`seed`; only runs of `methods` whose recorded training took at most `max_train_seconds`) and compare each with the store."
     runs = stored_runs(store)
     runs = runs[~runs.stale & runs.config.map(lambda c: not METHODS[c.method].trains_as)]  # a PBEE run is its SDN run
     if max_train_seconds is not None: runs = runs[runs.train_seconds <= max_train_seconds]
+    if methods:
+        if bad := sorted(set(methods) - set(METHODS)): raise ValueError(f"methods: unknown {bad}; valid names: {', '.join(METHODS)}")
+        runs = runs[runs.config.map(lambda c: c.method in methods)]
     if len(runs) < n: raise ValueError(f'n: the store {store} has {len(runs)} run(s) that can be retrained (fresh, trained by themselves'
-                                       + (f', ≤ {max_train_seconds:g} s' if max_train_seconds is not None else '') + f'), fewer than {n}')
+                                       + (f', ≤ {max_train_seconds:g} s' if max_train_seconds is not None else '') + (f", of {', '.join(methods)}" if methods else '') + f'), fewer than {n}')
     pick = sorted(random.Random(seed).sample(range(len(runs)), n))
     return pd.DataFrame([verify_run(dict(runs.iloc[i], store=str(store))) for i in tqdm(pick, desc='verify', unit='run', file=sys.stderr)])
 
@@ -203,6 +207,7 @@ def main(argv=None):
     v = sub.choices['verify']
     v.add_argument('-n', type=int, default=1); v.add_argument('--seed', type=int, default=0)
     v.add_argument('--max-train-seconds', type=float, help='draw only among runs that trained at most this long')
+    v.add_argument('--methods', type=lambda s: s.split(','), help='draw only among runs of these methods (comma-separated)')
     a = ap.parse_args(argv)
     try:
         if a.cmd == 'figure':
@@ -211,7 +216,7 @@ def main(argv=None):
             return 0
         store = resolve_path(a.store) if a.store else profile_store(a.profile)
         if a.cmd == 'status': print(status(store, a.runs)); return 0
-        r = verify(store, a.n, a.seed, a.max_train_seconds)
+        r = verify(store, a.n, a.seed, a.max_train_seconds, a.methods)
         print(r.to_string(index=False))
         return 0 if r.identical.all() or not (r.why == _why({}, {})).any() else 1
     except (ValueError, FileNotFoundError) as e:

@@ -19,6 +19,7 @@ import hashlib, json, os, platform, sys, tempfile
 from dataclasses import replace
 from pathlib import Path
 import torch
+from eearly.io import cpu_isa
 from eearly.runs import RunConfig, run, run_dir, training_versions
 
 PINS = Path(__file__).with_name('fingerprints.json')
@@ -33,7 +34,7 @@ def cpu_kind() -> str:
     "torch's vector ISA on this CPU and the CPU's vendor, e.g. 'AVX2-AuthenticAMD': what float results depend on."
     vendor = next((l.split(':', 1)[1].strip() for l in Path('/proc/cpuinfo').read_text().splitlines() if l.startswith('vendor_id')),
                   platform.processor()) if Path('/proc/cpuinfo').exists() else platform.processor()
-    return f'{torch.backends.cpu.get_cpu_capability()}-{vendor}'
+    return f"{cpu_isa()}-{vendor}"
 
 
 def trained_weights(cfg: RunConfig, threads: int = 1) -> dict:

@@ -91,12 +91,12 @@ class _Crash(Exception): pass
 
 def _crash_in_epoch(monkeypatch, n):
     "Make the `n`-th training epoch of the next run raise, as if the process died there (the epochs before are saved)."
-    real, calls = eearly.regimes._train_epoch, [0]
+    real, calls = eearly.regimes.Learner.one_epoch, [0]
     def flaky(*a, **kw):
         calls[0] += 1
         if calls[0] == n: raise _Crash(f'crash in epoch {n}')
         return real(*a, **kw)
-    monkeypatch.setattr(eearly.regimes, '_train_epoch', flaky)
+    monkeypatch.setattr(eearly.regimes.Learner, 'one_epoch', flaky)
 
 def _truncate(p: Path): p.write_bytes(p.read_bytes()[:p.stat().st_size // 2])
 

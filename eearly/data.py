@@ -176,6 +176,7 @@ def _folder_error(name, why, root) -> str:
             f"the folder holding {lay.folder}/, laid out as torchvision's ImageFolder: {lay.layout.format(d=base/lay.folder)}. "
             f"It is never downloaded.")
 
+# %% ../nbs/00_data.ipynb #e0046105-1
 def image_folder(name: str, split: str = 'train', root=None) -> tuple[list[str], torch.Tensor]:
     "(image paths, targets (N,) int64) of `split` of the image-folder dataset `name`; class k is the k-th class folder of train/, sorted."
     from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
@@ -259,11 +260,13 @@ def _digits(name, train, root, download):
     i = np.sort(tr if train else te)
     return x[i], y[i]
 
+# %% ../nbs/00_data.ipynb #58335fa8-1
 def _fashion_mnist(name, train, root, download):
     from torchvision.datasets import FashionMNIST
     ds = FashionMNIST(str(fashion_mnist_root(root, download)), train=train, download=False)
     return ds.data[:, None].contiguous(), ds.targets.long()
 
+# %% ../nbs/00_data.ipynb #58335fa8-2
 def _cifar(name, train, root, download):
     from torchvision.datasets import CIFAR10, CIFAR100
     cls, base = {'cifar10': CIFAR10, 'cifar100': CIFAR100}[name], data_root(root)
@@ -274,6 +277,7 @@ def _cifar(name, train, root, download):
                                 f"with internet access.") from None
     return torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous(), torch.tensor(ds.targets).long()
 
+# %% ../nbs/00_data.ipynb #58335fa8-3
 def _image_folder(name, train, root, download):  # never downloads
     paths, y = image_folder(name, 'train' if train else 'test', root)
     files = ImageFiles(paths, dataset_info(name).image_size)
@@ -286,6 +290,7 @@ LOADERS = {'digits': _digits, 'fashion_mnist': _fashion_mnist, 'cifar10': _cifar
 def _check_split(split):
     if split not in ('train', 'test'): raise ValueError(f"split: must be 'train' or 'test', got {split!r}")
 
+# %% ../nbs/00_data.ipynb #95bb7833-1
 @lru_cache(maxsize=8)
 def _load_tensors(name, split, root, download):
     "(data uint8 (N, C, H, W) or `ImageFiles`, targets int64 (N,)) of one split; cached per process."
@@ -313,11 +318,16 @@ class Loaders(NamedTuple):
     val: Optional[DataLoader]
     test: DataLoader
 
+# %% ../nbs/00_data.ipynb #ec85b56d-1
 def _is_int(v): return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+# %% ../nbs/00_data.ipynb #ec85b56d-2
 def _is_num(v): return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
+# %% ../nbs/00_data.ipynb #ec85b56d-3
 def _as_batch(b): return b  # `ImageDataset.__getitems__` already returns a collated batch
 
+# %% ../nbs/00_data.ipynb #ec85b56d-4
 def _loader(ds, bs, shuffle, seed, num_workers):
     g = torch.Generator().manual_seed(seed) if shuffle else None
     return DataLoader(ds, batch_size=bs, shuffle=shuffle, generator=g, collate_fn=_as_batch, num_workers=num_workers)

@@ -39,6 +39,7 @@ def _check_logits(logits, dims=3) -> torch.Tensor:
         raise ValueError(f'logits: need a {want} N ≥ 1 samples and C ≥ 2 classes, got shape {tuple(logits.shape)}')
     return logits.float()
 
+# %% ../nbs/05_evaluate.ipynb #977b2fb8-1
 def _check_labels(labels, n, c=None) -> torch.Tensor:
     labels = torch.as_tensor(labels).long()
     if labels.shape != (n,): raise ValueError(f'labels: need shape ({n},), one per sample of the logits, got {tuple(labels.shape)}')
@@ -47,22 +48,26 @@ def _check_labels(labels, n, c=None) -> torch.Tensor:
                          f'{labels.min().item()} to {labels.max().item()}; do the model and the data have the same num_classes?')
     return labels.to('cpu')
 
+# %% ../nbs/05_evaluate.ipynb #977b2fb8-2
 def _patience(logits):
     pred = logits.argmax(-1)  # (K, N)
     s = torch.ones(pred.shape)
     for k in range(1, len(pred)): s[k] = torch.where(pred[k] == pred[k - 1], s[k - 1] + 1, 1)
     return s
 
+# %% ../nbs/05_evaluate.ipynb #977b2fb8-3
 def _entropy_score(logits):
     return 1 + (logits.softmax(-1) * logits.log_softmax(-1)).sum(-1) / math.log(logits.shape[-1])
 
 CRITERIA = {'max_prob': lambda logits: logits.softmax(-1).amax(-1), 'entropy': _entropy_score, 'patience': _patience}
 
+# %% ../nbs/05_evaluate.ipynb #977b2fb8-4
 def _check_temperatures(temperatures, k) -> torch.Tensor:
     t = torch.as_tensor(temperatures, dtype=torch.float32).cpu()
     if t.shape != (k,) or not (t > 0).all(): raise ValueError(f'temperatures: need {k} positive values, one per exit, got {t.tolist()}')
     return t
 
+# %% ../nbs/05_evaluate.ipynb #977b2fb8-5
 def exit_scores(logits, criterion: str = 'max_prob', temperatures=None) -> torch.Tensor:
     "Scores (K, N) of `criterion` (a `CRITERIA` key): a sample leaves at exit k when its score ≥ the threshold."
     if criterion not in CRITERIA: raise ValueError(f"criterion: unknown name {criterion!r}; valid names: {', '.join(CRITERIA)}")
@@ -90,12 +95,14 @@ def _check_costs(costs, k) -> torch.Tensor:
         raise ValueError(f'costs: need {k} non-decreasing values, the cumulative FLOPs of each exit, got {c.tolist()}')
     return c
 
+# %% ../nbs/05_evaluate.ipynb #a0ee2913-1
 def _thresholds(scores, criterion) -> list:
     k = len(scores)
     if criterion == 'patience': return [float(t) for t in range(1, k + 1)]
     q = np.quantile(scores[:-1].numpy(), np.linspace(0, 1, 101)).tolist() if k > 1 else []
     return sorted({0.0, math.inf, *q})
 
+# %% ../nbs/05_evaluate.ipynb #a0ee2913-2
 def _check_thresholds(thresholds, criterion, k, field: str = 'thresholds') -> list:
     try: ts = [float(t) for t in np.atleast_1d(np.asarray(thresholds, dtype=float))]
     except (TypeError, ValueError): raise ValueError(f'{field}: need numbers, got {thresholds!r}') from None
@@ -106,6 +113,7 @@ def _check_thresholds(thresholds, criterion, k, field: str = 'thresholds') -> li
         raise ValueError(f'{field}: {criterion} takes {valid}, got {bad or "none"}')
     return ts
 
+# %% ../nbs/05_evaluate.ipynb #a0ee2913-3
 def exit_curve(logits, labels, costs, criterion: str = 'max_prob', thresholds=None, temperatures=None, strict: bool = False) -> pd.DataFrame:
     "Per threshold: mean `cost` of the exits taken, `accuracy` there and `exit_frac_k` leaving at each exit, sorted by cost (`strict`: exit on `>`)."
     scores = exit_scores(logits, criterion, temperatures)  # (K, N)
@@ -145,6 +153,7 @@ def ece(logits, labels, n_bins: int = 15) -> float:
     gap = torch.bincount(b, weights=conf.double() - (pred == labels).double(), minlength=n_bins)  # Σ (conf − correct)
     return (gap.abs().sum() / len(labels)).item()  # = Σ_b n_b/N · |conf_b − acc_b|
 
+# %% ../nbs/05_evaluate.ipynb #364f8a89-1
 def head_metrics(logits, labels, n_bins: int = 15) -> pd.DataFrame:
     "Per exit of logits (K, N, C): `accuracy`, `ece` and `nll`."
     logits = _check_logits(logits).cpu()
@@ -156,11 +165,13 @@ def head_metrics(logits, labels, n_bins: int = 15) -> pd.DataFrame:
 # %% ../nbs/05_evaluate.ipynb #6198798b
 def _fits(curve, limit): return curve[curve.cost <= limit * (1 + 1e-12)]
 
+# %% ../nbs/05_evaluate.ipynb #6198798b-1
 def _largest_fitting(curve, limit):
     "`test_sweep`'s pick, after the paper's: the row of highest threshold (so of largest cost) with cost ≤ `limit`, or None."
     fits = _fits(curve, limit)
     return None if fits.empty else fits.loc[fits.threshold.idxmax()]
 
+# %% ../nbs/05_evaluate.ipynb #6198798b-2
 def _best_within(curve, limit):
     "The oracle's pick: the row of highest accuracy with cost ≤ `limit` (the cheapest of ties), or None."
     fits = _fits(curve, limit)
@@ -168,10 +179,12 @@ def _best_within(curve, limit):
 
 TEST_PROTOCOLS = {'test_sweep': _largest_fitting, 'oracle': _best_within}  # protocols that read τ off the test curve
 
+# %% ../nbs/05_evaluate.ipynb #6198798b-3
 def _row(b, protocol, r, backbone_flops, val_cost=math.nan):
     if r is None: return dict(budget=b, protocol=protocol, threshold=math.nan, val_cost=math.nan, cost=math.nan, accuracy=math.nan)
     return dict(budget=b, protocol=protocol, threshold=r.threshold, val_cost=val_cost, cost=r.cost / backbone_flops, accuracy=r.accuracy)
 
+# %% ../nbs/05_evaluate.ipynb #6198798b-4
 def budget_accuracy(test_logits, test_labels, costs, backbone_flops: float, budgets=(0.25, 0.5, 0.75, 1.0),
                     criterion: str = 'max_prob', val_logits=None, val_labels=None, calibrate: bool = True) -> pd.DataFrame:
     "Per budget and protocol (`test_sweep`: ours, after the paper's rule; `oracle`; `calibrated`): chosen `threshold`, normalised `val_cost` and `cost`, and test `accuracy` (NaN: nothing fits the budget)."
@@ -204,6 +217,7 @@ def paper_curve(logits, labels, costs, criterion: str = 'max_prob') -> pd.DataFr
         return c.assign(threshold=c.threshold - 1)
     raise ValueError(f"criterion: the paper's curve has max_prob and patience, got {criterion!r}")
 
+# %% ../nbs/05_evaluate.ipynb #p2a2b3c4-1
 def paper_budget_accuracy(curves: list, backbone_flops: float, budgets=(0.25, 0.5, 0.75, 1.0)) -> pd.DataFrame:
     "EEB's table (`cost_vs_table.py`) from the seeds' `paper_curve`s: per budget, the threshold before the first whose seed-mean cost exceeds it; a row per budget and seed."
     if not backbone_flops > 0: raise ValueError(f'backbone_flops: must be positive, got {backbone_flops!r}')
@@ -219,7 +233,6 @@ def paper_budget_accuracy(curves: list, backbone_flops: float, budgets=(0.25, 0.
                   dict(threshold=math.nan, mean_cost=math.nan, cost=math.nan, accuracy=math.nan)
             rows.append(dict(budget=b, protocol='paper', seed=seed, **hit))
     return pd.DataFrame(rows)
-
 
 # %% ../nbs/05_evaluate.ipynb #7bb46d8c
 def curve_auc(curve: pd.DataFrame, backbone_flops: float) -> float:

@@ -19,6 +19,7 @@ def _check_shape(input_shape):
     if not ok: raise ValueError(f'input_shape: must be a non-empty tuple of positive ints without the batch dimension, got {input_shape!r}')
     return tuple(input_shape)
 
+# %% ../nbs/03_flops.ipynb #39afc92f-1
 def count_flops(module: nn.Module, input_shape) -> int:
     "FLOPs (2·MAC) of one forward of `module` on one input of `input_shape` (no batch dimension), in eval mode."
     input_shape = _check_shape(input_shape)
@@ -51,6 +52,7 @@ def exit_cost_table(model: MultiExit, input_shape=None) -> pd.DataFrame:
     df['relative'] = df.cost / backbone
     return df
 
+# %% ../nbs/03_flops.ipynb #b40cdb4f-1
 def exit_flops(model: MultiExit, input_shape=None) -> list[int]:
     "Cumulative FLOPs of exiting at each exit: backbone up to it plus every head up to and including it."
     return [int(c) for c in exit_cost_table(model, input_shape).cost]
@@ -59,6 +61,7 @@ def exit_flops(model: MultiExit, input_shape=None) -> list[int]:
 def _sync(dev):
     if dev.type == 'cuda': torch.cuda.synchronize(dev)
 
+# %% ../nbs/03_flops.ipynb #355500ad-1
 def _part_times(model, x, dev) -> list[float]:
     "Seconds of each part of one stage-by-stage pass of `model` on `x`: stage 0, head 0, stage 1, head 1, …, last stage."
     times, prev = [], None
@@ -76,11 +79,13 @@ def _part_times(model, x, dev) -> list[float]:
             prev = timed(head, f, prev) if getattr(head, 'takes_prev', False) else timed(head, f)
     return times
 
+# %% ../nbs/03_flops.ipynb #355500ad-2
 def _channels_last(model) -> bool:
     "Whether `model` has 4-d weights in channels-last format (`eearly.heads.to_channels_last`)."
     return any(p.dim() == 4 and not p.is_contiguous() and p.is_contiguous(memory_format=torch.channels_last)
                for p in model.parameters())
 
+# %% ../nbs/03_flops.ipynb #355500ad-3
 def latency_table(model: MultiExit, input_shape=None, batch_size: int = 256, device=None, repeats: int = 7, warmup: int = 2) -> pd.DataFrame:
     "Per exit, measured seconds per image: backbone up to it, its head, and the cumulative `cost` of exiting there (`exit_cost_table` in seconds)."
     input_shape = _check_shape(input_shape or model.input_shape)
@@ -106,6 +111,7 @@ def latency_table(model: MultiExit, input_shape=None, batch_size: int = 256, dev
     df['relative'] = df.cost / df.backbone_s.iloc[-1]
     return df
 
+# %% ../nbs/03_flops.ipynb #355500ad-4
 def exit_latency(model: MultiExit, input_shape=None, batch_size: int = 256, device=None, repeats: int = 7, warmup: int = 2) -> list[float]:
     "Cumulative seconds per image of exiting at each exit (stages up to it, heads up to and including it), measured."
     return latency_table(model, input_shape, batch_size, device, repeats, warmup).cost.tolist()

@@ -36,6 +36,7 @@ def _per_exit_grads(losses, params, batched=True):
     rows = [torch.autograd.grad(losses[i], params, retain_graph=True, allow_unused=True, materialize_grads=True) for i in range(k)]
     return [torch.stack(g) for g in zip(*rows)]
 
+# %% ../nbs/12_gradflow.ipynb #9ceb0ec2-1
 def grad_contributions(model: MultiExit, x, y, weights=None, batched=True) -> pd.DataFrame:
     "Per exit and backbone block: gradient `norm`, projection `share` (sums to 1 per block) and `cosine_to_final`."
     blocks = backbone_blocks(model)

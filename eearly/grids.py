@@ -55,6 +55,7 @@ def backbone_defaults(backbone: str) -> dict:
     "Training settings that depend on the architecture: ViTs train with AdamW (lr 1e-3, weight decay 0.05); CNNs keep the SGD defaults."
     return dict(optimizer='adamw', lr=1e-3, weight_decay=0.05) if backbone.split(':')[-1].startswith(('vit', 'swin')) else {}
 
+# %% ../nbs/14_grids.ipynb #f19bd84e-1
 def run_params(dataset: str, subset: int, test_subset: int, total_epochs: int, batch_size: int, lr: float, backbone: str,
                schedule: str = 'equal_epochs',  # or 'converge': each phase to its validation plateau (`max_epochs` a safety cap); `total_epochs` unused
                max_epochs: int = 0, patience: int = 0,  # 'converge' only: the per-phase cap and the patience
@@ -68,6 +69,7 @@ def run_params(dataset: str, subset: int, test_subset: int, total_epochs: int, b
     return dict(dataset=dataset, subset=subset or None, test_subset=test_subset or None, batch_size=batch_size, lr=lr,
                 backbone=backbone, **sched, **TRACKING) | backbone_defaults(backbone)
 
+# %% ../nbs/14_grids.ipynb #f19bd84e-2
 def schedule_label(schedule: str, total_epochs: int, max_epochs: int = 0, patience: int = 0, min_delta: float = 0.0) -> str:
     "How long the runs of a figure trained, for its title and the results page."
     # the LR is constant until a plateau (`patience` epochs without gain), then ÷10; the plateau after the last drop ends the phase
@@ -87,6 +89,7 @@ def profile_files(figure: str, profile: str, params_dir=PARAMS_DIR) -> list[Path
         raise FileNotFoundError(f'profile: no {figure}.yaml in {d}; profiles with a params folder: {have}')
     return [p for p in (d/RUNS_YAML, d/f'{figure}.yaml') if p.exists()]
 
+# %% ../nbs/14_grids.ipynb #8130e35e-1
 def figure_params(figure: str, profile: str, params_dir=PARAMS_DIR) -> dict:
     "The parameters `make figures` passes to `figure` under `profile`: the shared `_runs.yaml`, overridden by the figure's own YAML."
     out = {}
@@ -102,6 +105,7 @@ def _latency(arch: str, batch_size: int) -> tuple:
     t = latency_table(model, batch_size=batch_size)
     return tuple(t.cost), float(t.backbone_s.iloc[-1])
 
+# %% ../nbs/14_grids.ipynb #85721f94-1
 def run_latency(cfg: RunConfig, batch_size: int = 256) -> tuple[list, float]:
     "(cumulative seconds per image of exiting at each exit, seconds per image of the plain backbone) of `cfg`'s architecture, measured on this machine's CPU once per process; with a store in use, measured once into its `latency/` and read from there (a replot draws the same)."
     # the weights do not change the time: every seed, regime and schedule of one architecture shares one measurement
@@ -115,6 +119,7 @@ def run_latency(cfg: RunConfig, batch_size: int = 256) -> tuple[list, float]:
 _ARCH_FIELDS = ('dataset', 'backbone', 'backbone_kw', 'head', 'exits', 'method', 'method_kw', 'channels_last')
 COSTS = ('flops', 'latency')
 
+# %% ../nbs/14_grids.ipynb #85721f94-2
 def budget_curves(cfgs, budgets=None, results_dir=None,
                   cost: str = 'flops') -> pd.DataFrame:  # 'latency': budgets are fractions of the plain backbone's measured time
     "Per finished run of `cfgs`, budget and protocol: `accuracy` and achieved `cost` (a fraction of `full_cost`), with the run's config fields."
@@ -137,6 +142,7 @@ def seed_groups(cfgs, vary=('seed',)) -> list[list]:
     for c in cfgs: groups.setdefault(json.dumps(asdict(replace(c, **{f: None for f in vary})), sort_keys=True, default=str), []).append(c)
     return [sorted(g, key=lambda c: c.seed) for g in groups.values()]
 
+# %% ../nbs/14_grids.ipynb #q2b2c3d4-1
 def paper_budget_runs(cfgs, budgets=(0.25, 0.5, 0.75, 1.0), results_dir=None, vary=('seed',)) -> pd.DataFrame:
     "The paper's budget rule over each group of `cfgs` that differ only in `vary` (`seed_groups`): a row per run with `paper/acc@<b %>` and `paper/cost@<b %>` (the pick's seed-mean cost)."
     rows = []
@@ -149,7 +155,6 @@ def paper_budget_runs(cfgs, budgets=(0.25, 0.5, 0.75, 1.0), results_dir=None, va
             rows.append(dict(run=run_dir(c, results_dir).name, **{f'paper/acc@{b * 100:g}': a for b, a in zip(t.budget, t.accuracy)},
                              **{f'paper/cost@{b * 100:g}': m for b, m in zip(t.budget, t.mean_cost)}))
     return pd.DataFrame(rows)
-
 
 # %% ../nbs/14_grids.ipynb #d19e3e16
 def first_batches(loader, n: int, chunk: int = 256) -> list:
@@ -164,6 +169,7 @@ def first_batches(loader, n: int, chunk: int = 256) -> list:
 
 ANALYSIS_VERSION = 1  # bump when an analysis (rank, info, landscape, gradflow, analysis, flops, evaluate) computes differently: cached results go stale
 
+# %% ../nbs/14_grids.ipynb #d19e3e16-1
 def cached_analysis(cfg: RunConfig, name: str, params: dict, compute, results_dir=None):
     "`compute()` for the finished run `cfg`, kept in its folder and the store as `analysis/<name>-<key>.pt` (key: `params` and `ANALYSIS_VERSION`) and read back on later calls."
     d = run_dir(cfg, results_dir)
@@ -183,6 +189,7 @@ def _twice_cap_acc(cfg: RunConfig, results_dir=None):
     c2 = replace(cfg, max_epochs=2 * cfg.max_epochs)
     return round(100 * run(c2, results_dir)['final_acc'], 2) if (run_dir(c2, results_dir)/'metrics.json').exists() else None
 
+# %% ../nbs/14_grids.ipynb #72e4da3a-1
 def cap_hits(cfgs, results_dir=None) -> list[dict]:
     "The phases of the runs `cfgs` (trained if not cached) that stopped at their epoch cap under schedule='converge' instead of at a validation plateau: run, phase (1-based), epochs, best epoch (1-based), final-exit accuracy (%) and that of the run retrained with twice the cap (None if not trained)."
     hits = []
@@ -208,6 +215,7 @@ def plateau_configs(cfgs, results_dir=None, max_doublings: int = 3) -> list[RunC
         out.append(c)
     return out
 
+# %% ../nbs/14_grids.ipynb #0b8441b5-1
 def raised_caps(cfgs, max_epochs: int, results_dir=None) -> list[dict]:
     "What `plateau_configs` changed: for each run of `cfgs` (its output) with a cap above `max_epochs`, the run at `max_epochs`, the cap it was raised to and its final-exit accuracy (%) before and after."
     acc = lambda c: round(100 * run(c, results_dir)['final_acc'], 2)

@@ -26,6 +26,7 @@ def _is_block(root: nn.Module, m: nn.Module, qualname: str) -> bool:
     if isinstance(m, _CONTAINERS) or next(m.children(), None) is None or not qualname: return False
     return isinstance(root.get_submodule(qualname.rpartition('.')[0]), _CONTAINERS)
 
+# %% ../nbs/02_heads.ipynb #cd14c2b5-1
 class BlockTracer(fx.Tracer):
     "An FX tracer that keeps blocks as single `call_module` nodes."
     def is_leaf_module(self, m, qualname):
@@ -93,11 +94,13 @@ def _pool_vector(x, token_pool='cls'):
     if x.dim() == 3: return x[:, 0] if token_pool == 'cls' else x.mean(1)
     return x
 
+# %% ../nbs/02_heads.ipynb #1ff2f6b0-1
 def _check_rank(feat_shape, ranks, head):
     if len(feat_shape) not in ranks:
         raise ValueError(f"head: {head!r} takes features of shape {' or '.join(str(r) + '-d' for r in ranks)} "
                          f"(without batch), got {tuple(feat_shape)}")
 
+# %% ../nbs/02_heads.ipynb #1ff2f6b0-2
 def _pool_mix(x, a, size):
     "`a`·max + (1−`a`)·avg pooling of maps `x` (B, C, H, W) to `size`: fixed windows when they tile the map (except for channels-last maps that need gradients), else adaptive."
     h, w = x.shape[-2:]
@@ -108,6 +111,7 @@ def _pool_mix(x, a, size):
         return torch.lerp(nn.functional.avg_pool2d(x, k), nn.functional.max_pool2d(x, k), a)  # one fused op for the mix
     return torch.lerp(nn.functional.adaptive_avg_pool2d(x, size), nn.functional.adaptive_max_pool2d(x, size), a)
 
+# %% ../nbs/02_heads.ipynb #1ff2f6b0-3
 class PooledHead(nn.Module):
     "SDN internal classifier: learned max/avg pooling mix, then linear."
     def __init__(self, feat_shape, num_classes, size=4):
@@ -125,6 +129,7 @@ class PooledHead(nn.Module):
         elif x.dim() == 3: x = torch.lerp(x.mean(1), x.amax(1), a)
         return self.fc(x.flatten(1))
 
+# %% ../nbs/02_heads.ipynb #1ff2f6b0-4
 class ConvHead(nn.Module):
     "`n_convs` stride-2 3×3 convs (BN, ReLU) that halve the channels, then a `PooledHead`."
     def __init__(self, feat_shape, num_classes, n_convs=1):
@@ -139,6 +144,7 @@ class ConvHead(nn.Module):
         self.pooled = PooledHead((c, h, w), num_classes)
     def forward(self, x): return self.pooled(self.convs(x))
 
+# %% ../nbs/02_heads.ipynb #1ff2f6b0-5
 class LinearHead(nn.Module):
     "Global pool (maps), class token or token mean (sequences), then linear."
     def __init__(self, feat_shape, num_classes, token_pool='cls'):
@@ -148,6 +154,7 @@ class LinearHead(nn.Module):
         self.fc = nn.Linear(feat_shape[0] if len(feat_shape) == 3 else feat_shape[-1], num_classes)
     def forward(self, x): return self.fc(_pool_vector(x, self.token_pool))
 
+# %% ../nbs/02_heads.ipynb #1ff2f6b0-6
 class MLPHead(nn.Module):
     "The pooling of `LinearHead`, then Linear → GELU → Linear."
     def __init__(self, feat_shape, num_classes, hidden=256, token_pool='cls'):
@@ -173,6 +180,7 @@ def _cpu_sdpa_flops(q_shape, k_shape, v_shape, *args, out_shape=None, **kw):
 # torch counts the CUDA attention kernels but not the CPU one that `scaled_dot_product_attention` calls here
 _EXTRA_FLOPS = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _cpu_sdpa_flops}
 
+# %% ../nbs/02_heads.ipynb #51260a5e-1
 def flops_of(fn: Callable, *args):
     "(FLOPs = 2·MAC, output) of one call of `fn` without gradients, attention included."
     fast = torch.backends.mha.get_fastpath_enabled()
@@ -201,6 +209,7 @@ def _stage_profile(stages, x):
         out.append((f, x))
     return out
 
+# %% ../nbs/02_heads.ipynb #23dd68d4-1
 def _resolve_exits(backbone, exits, x) -> list[str]:
     "Validate `exits` ('auto', a count or a list of candidate names) against the backbone's candidates."
     cands = exit_candidates(backbone)
@@ -235,6 +244,7 @@ class _ScaleGrad(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g): return g * ctx.s, None
 
+# %% ../nbs/02_heads.ipynb #7cf15abd-1
 def scale_grad(x, s: float):
     "Identity forwards; multiplies the gradient by `s` backwards."
     return _ScaleGrad.apply(x, s)
@@ -260,6 +270,7 @@ def _fixed_image_size(backbone) -> tuple | None:
     size = getattr(backbone, 'fixed_image_size', None)  # any other backbone that fixes its size declares it
     return None if size is None else tuple(size)
 
+# %% ../nbs/02_heads.ipynb #5125d7a1-1
 def _check_input_shape(backbone, input_shape) -> tuple:
     "`input_shape` as a tuple, refused only when the backbone fixes another image size (e.g. a ViT)."
     shape, fixed = tuple(input_shape), _fixed_image_size(backbone)
@@ -269,6 +280,7 @@ def _check_input_shape(backbone, input_shape) -> tuple:
                          f"build it for this size, e.g. create_backbone(..., image_size={shape[1]})")
     return shape
 
+# %% ../nbs/02_heads.ipynb #5125d7a1-2
 class MultiExit(nn.Module):
     "A backbone with internal classifiers: `model(x)` returns one logits tensor per exit, the backbone's own output last."
     def __init__(self, backbone: nn.Module,

@@ -25,6 +25,7 @@ def _check_post(post):
                      f"depend on later exits and no sample can leave early; causal post modules (exit k reads exits ≤ k "
                      f"only): {', '.join(c.__name__ for c in CAUSAL_POSTS)}, or a module with `causal = True`")
 
+# %% ../nbs/15_infer.ipynb #3ba6cda2-1
 def _post_exit(post, outs, k, n_ics, num_classes):
     "Exit `k`'s output of the causal `post` from the head outputs `outs` of exits ≤ k."
     if k == n_ics: return post(outs)[-1]  # the final exit: every output is there
@@ -57,12 +58,14 @@ def _check_inputs(model, x, criterion, temperatures, costs):
 
 _COSTS = weakref.WeakKeyDictionary()  # model → {(input shape, heads, stages): exit_flops}
 
+# %% ../nbs/15_infer.ipynb #9737c6a6-1
 def _default_costs(model, shape):
     "`exit_flops(model, shape)`, counted once per model, input shape and set of heads: counting costs more than a forward."
     per, key = _COSTS.setdefault(model, {}), (shape, tuple(model.heads), id(model.stages))
     if key not in per: per[key] = exit_flops(model, shape)
     return per[key]
 
+# %% ../nbs/15_infer.ipynb #9737c6a6-2
 def _training_modules(m, out):
     "Append `m` and its submodules that are in training mode to `out`; a plain walk, cheaper than `modules()`."
     if m.training: out.append(m)
@@ -70,6 +73,7 @@ def _training_modules(m, out):
         if c is not None: _training_modules(c, out)
     return out
 
+# %% ../nbs/15_infer.ipynb #9737c6a6-3
 def _sync(dev):
     if dev.type == 'cuda': torch.cuda.synchronize(dev)
 

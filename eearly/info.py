@@ -25,11 +25,13 @@ def _check_zy(Z, y):
     if y.shape != (len(Z),): raise ValueError(f'y: need shape ({len(Z)},), one label per row of Z, got {tuple(y.shape)}')
     return Z.detach().to('cpu', torch.float64), y.cpu().long()
 
+# %% ../nbs/10_info.ipynb #9866656e-1
 def _plugin_entropy(codes: torch.Tensor) -> float:
     "Plug-in entropy (bits) of the empirical distribution of the integer `codes` (N,)."
     p = torch.unique(codes, return_counts=True)[1].double() / len(codes)
     return -(p * p.log2()).sum().item()
 
+# %% ../nbs/10_info.ipynb #9866656e-2
 def entropy_bits(y) -> float:
     "Plug-in entropy H(Y) in bits of the empirical label frequencies of `y` (N,)."
     y = torch.as_tensor(y).cpu().long()
@@ -42,6 +44,7 @@ def _kde_entropy(D2: torch.Tensor, noise_var: float) -> float:
     m = len(D2)
     return -(torch.logsumexp(-D2 / (2 * noise_var), 1) - math.log(m)).mean().item()
 
+# %% ../nbs/10_info.ipynb #a0b5ffc8-1
 def kde_mi(Z, y, noise_var: float = 0.1) -> tuple[float, float]:
     "KDE pairwise-distance upper bounds (Î(X;Z), Î(Z;Y)) in bits for `Z` (N, D) + N(0, `noise_var`·I) noise, labels `y` (N,)."
     Z, y = _check_zy(Z, y)
@@ -79,6 +82,7 @@ def _standardise(Z: torch.Tensor, scale: str = 'feature') -> torch.Tensor:
     Z = (Z - Z.mean(0)) / torch.where(sd > 0, sd, torch.ones_like(sd))
     return Z / math.sqrt(Z.shape[1]) if scale == 'dim' else Z
 
+# %% ../nbs/10_info.ipynb #cea75c27-1
 def information_plane(model: nn.Module, loader, checkpoints, n: int = 1000, estimator: str = 'kde',
                       noise_var: float = 0.1, n_bins: int = 30,
                       scale: str = 'feature') -> pd.DataFrame:  # 'feature': standardised columns; 'dim': also divided by √D

@@ -28,6 +28,7 @@ def atomic_path(path):
     finally:
         if os.path.exists(tmp): os.remove(tmp)
 
+# %% ../nbs/04_io.ipynb #c6b3ea97-1
 def _finite(obj):
     "`obj` with every NaN or infinite float replaced by None, so that it is valid JSON (null)."
     if isinstance(obj, float): return obj if math.isfinite(obj) else None
@@ -35,6 +36,7 @@ def _finite(obj):
     if isinstance(obj, (list, tuple)): return [_finite(v) for v in obj]
     return obj
 
+# %% ../nbs/04_io.ipynb #c6b3ea97-2
 def write_json(path, obj):
     "Write `obj` as indented JSON to `path` atomically; NaN and infinities become null."
     with atomic_path(path) as tmp: Path(tmp).write_text(json.dumps(_finite(obj), indent=1, default=str, allow_nan=False) + '\n')
@@ -48,6 +50,7 @@ def project_root(start=None) -> Path:
         if ini.exists() and 'repo = eearly' in ini.read_text(): return d
     return start
 
+# %% ../nbs/04_io.ipynb #e024b021-1
 def resolve_path(p) -> Path:
     "`p` if absolute, else `p` under `project_root()`."
     p = Path(p)
@@ -59,6 +62,7 @@ def cpu_name() -> str:
     try: return next(l.split(':', 1)[1].strip() for l in Path('/proc/cpuinfo').read_text().splitlines() if l.startswith('model name'))
     except (OSError, StopIteration): return platform.processor() or platform.machine()
 
+# %% ../nbs/04_io.ipynb #5aa278b7-1
 def run_info() -> dict:
     "Versions, machine and date, to record beside every result."
     return dict(eearly=eearly.__version__, torch=torch.__version__, python=platform.python_version(),
@@ -71,6 +75,7 @@ _SAVE_METADATA = dict(pdf={'CreationDate': None}, png={})
 # profiles whose figures are not results: the note is stamped above the figure and recorded in its JSON
 PROFILE_NOTES = {'quick': 'quick profile: not converged', 'msdnet_cpu': 'msdnet_cpu profile: equal epochs, not converged', 'smoke': 'smoke profile: a test of the code, not a result'}
 
+# %% ../nbs/04_io.ipynb #5aa278b7-2
 def save_figure(fig, name: str, out_dir, data: dict, profile: str, started: float = None) -> list[Path]:
     "Write `fig` as `<out_dir>/<name>.png` and `.pdf`, then `data` (the plotted numbers) with run facts as `.json`."
     out = resolve_path(out_dir)

@@ -39,6 +39,7 @@ def _selected(name, params) -> bool:
     if params not in PARAM_SETS: raise ValueError(f"params: must be one of {', '.join(map(repr, PARAM_SETS))}, got {params!r}")
     return params == 'all' or name.startswith('backbone.') == (params == 'backbone')
 
+# %% ../nbs/11_landscape.ipynb #cadabacd-1
 def filter_normalized_direction(model: nn.Module,
                                 seed: int = 0,  # of the `torch.Generator` drawing the Gaussian
                                 params: str = 'all',  # 'all', 'backbone' (names under `backbone.`) or 'heads' (the rest)
@@ -62,20 +63,24 @@ def _batches(model, data, field='data') -> list:
     p = next(model.parameters())
     return [(x.to(p.device), y.to(p.device)) for x, y in data]  # moved once, kept for every point
 
+# %% ../nbs/11_landscape.ipynb #06c35a8d-1
 def _mean_loss(model, loss_fn, batches):
     "Mean of `loss_fn` over the batches: a float, or a float64 tensor (L,) when `loss_fn` returns several values."
     tot = sum(torch.as_tensor(loss_fn(model(x), y)).detach().double().cpu() for x, y in batches) / len(batches)
     return tot.item() if tot.dim() == 0 else tot
 
+# %% ../nbs/11_landscape.ipynb #06c35a8d-2
 def _stack(out) -> torch.Tensor:
     "Per-point losses as float64 (P,), or (P, L) for vector-valued losses."
     return torch.stack(out) if isinstance(out[0], torch.Tensor) else torch.tensor(out, dtype=torch.float64)
 
+# %% ../nbs/11_landscape.ipynb #06c35a8d-3
 def _grid(steps, span) -> torch.Tensor:
     if not (isinstance(steps, int) and steps >= 2): raise ValueError(f'steps: must be an int ≥ 2, got {steps!r}')
     if not span > 0: raise ValueError(f'span: must be > 0, got {span!r}')
     return span * (2 * torch.arange(steps, dtype=torch.float64) - (steps - 1)) / (steps - 1)  # symmetric, 0 exact when steps is odd
 
+# %% ../nbs/11_landscape.ipynb #06c35a8d-4
 def _sweep(model, loss_fn, data, dirs, coords) -> list[float]:
     "Mean loss at θ + Σ_k c_k·dirs[k] for each coefficient tuple c in `coords`; `model` is restored bit for bit."
     batches = _batches(model, data)
@@ -97,12 +102,14 @@ def _sweep(model, loss_fn, data, dirs, coords) -> list[float]:
         with torch.no_grad(): torch._foreach_copy_(ps, orig)
         for m, t in modes: m.training = t  # per module: a frozen BN left in eval stays in eval
 
+# %% ../nbs/11_landscape.ipynb #06c35a8d-5
 def loss_line(model: nn.Module, loss_fn, data, steps: int = 21, span: float = 1.0, seed: int = 0, params: str = 'all'):
     "Mean loss over the batches `data` at θ + αδ for `steps` values α ∈ [-span, span]: (alphas (steps,), losses (steps,))."
     a = _grid(steps, span)
     d = filter_normalized_direction(model, seed, params)
     return a, _stack(_sweep(model, loss_fn, data, [d], [(float(x),) for x in a]))
 
+# %% ../nbs/11_landscape.ipynb #06c35a8d-6
 def loss_surface(model: nn.Module,  # left bit-identical, modes included
                  loss_fn,  # `loss_fn(model(x), y)` -> scalar tensor, or (L,) for several losses from one forward
                  data,  # list of (x, y) batches, all evaluated at every point
@@ -140,6 +147,7 @@ def _blend_losses(models, weights, loss_fn, data, bn_data=None) -> list[float]:
             out.append(_mean_loss(scratch, loss_fn, batches))
     return out
 
+# %% ../nbs/11_landscape.ipynb #f00dcc7f-1
 def interpolate(model_a: nn.Module, model_b: nn.Module,  # same architecture; neither is modified
                 loss_fn, data,  # as in `loss_surface`
                 ts,  # the t's; 0 gives A, 1 gives B, outside [0, 1] extrapolates
@@ -148,6 +156,7 @@ def interpolate(model_a: nn.Module, model_b: nn.Module,  # same architecture; ne
     "Mean loss over `data` at θ(t) = (1−t)θ_A + tθ_B for each t in `ts`; BN recomputed over `bn_data` at each t, or interpolated."
     return _blend_losses([model_a, model_b], [(1 - float(t), float(t)) for t in ts], loss_fn, data, bn_data)
 
+# %% ../nbs/11_landscape.ipynb #f00dcc7f-2
 def barrier(ts,  # the t's of an interpolation, including 0 and 1
             losses) -> float:  # the loss at each t
     "Loss barrier max_{t∈[0,1]} L(t) − ((1−t)L(0) + tL(1)) of an interpolation; `ts` must contain 0 and 1."
@@ -160,6 +169,7 @@ def barrier(ts,  # the t's of an interpolation, including 0 and 1
 # %% ../nbs/11_landscape.ipynb #07de7e73
 def _flat(m) -> torch.Tensor: return torch.cat([p.detach().flatten().double() for p in m.parameters()])
 
+# %% ../nbs/11_landscape.ipynb #07de7e73-1
 def plane(models,  # three models (A, B, C) of one architecture; none is modified
           loss_fn, data,  # as in `loss_surface`
           steps: int = 21,  # grid points per axis

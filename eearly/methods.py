@@ -43,9 +43,13 @@ def register_method(cls):
     METHODS[cls.name] = cls
     return cls
 
+# %% ../nbs/06_methods.ipynb #014313ca-1
 def _num(v): return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+# %% ../nbs/06_methods.ipynb #014313ca-2
 def _int(v): return isinstance(v, int) and not isinstance(v, bool)
 
+# %% ../nbs/06_methods.ipynb #014313ca-3
 @dataclass
 class Method:
     "An early-exit method: its training options (the dataclass fields) and what it does to a model, its phases and its loss."
@@ -80,6 +84,7 @@ class Method:
         "`name` and the fields, as plain values."
         return dict(name=self.name, **asdict(self))
 
+# %% ../nbs/06_methods.ipynb #014313ca-4
 def as_method(m) -> Method:
     "A `Method` from a `Method`, a registered name, or a dict of `name` and the method's fields."
     if isinstance(m, Method): return m
@@ -99,6 +104,7 @@ class ExitOutputs(list):
         super().__init__(outs)
         self.aux_loss = aux_loss
 
+# %% ../nbs/06_methods.ipynb #18466be6-1
 class CascadeHead(nn.Module):
     "ZTW cascade: a head whose logits also get a linear map of the previous exit's detached, layer-normalised logits."
     takes_prev = True
@@ -109,6 +115,7 @@ class CascadeHead(nn.Module):
         z = self.head(x)
         return z if prev is None else z + self.link(self.norm(prev.detach()))
 
+# %% ../nbs/06_methods.ipynb #18466be6-2
 class GeometricEnsemble(nn.Module):
     "ZTW: once `enabled`, IC k outputs `mean_{j≤k} exp(w_kj)·log_softmax(z_j) + b_k`; before that, and for the final exit, outputs pass through."
     trained_alone = True  # trained in its own phase, with the rest of the model frozen
@@ -124,7 +131,6 @@ class GeometricEnsemble(nn.Module):
         logp = torch.stack([F.log_softmax(o, -1) for o in outs[:-1]])  # (n_ics, B, C)
         ens = torch.einsum('kj,jbc->kbc', self.weight.exp() * self.mean_mask, logp) + self.bias[:, None]
         return list(ens.unbind(0)) + [outs[-1]]
-
 
 # %% ../nbs/06_methods.ipynb #c7a1e5f0
 class GPFMerge(nn.Module):
@@ -190,12 +196,14 @@ class EEBGPFMerge(nn.Module):
 # %% ../nbs/06_methods.ipynb #f42a5ebb
 def _device(model): return next(model.parameters()).device
 
+# %% ../nbs/06_methods.ipynb #f42a5ebb-1
 @register_method
 @dataclass
 class SDN(Method):
     "SDN (Kaya et al. 2019): independent ICs trained with the multi-exit loss; nothing to add."
     name: ClassVar[str] = 'sdn'
 
+# %% ../nbs/06_methods.ipynb #f42a5ebb-2
 @register_method
 @dataclass
 class PBEE(Method):
@@ -207,6 +215,7 @@ class PBEE(Method):
     criterion: ClassVar[str] = 'patience'
     trains_as: ClassVar[str] = 'sdn'  # as in the original code, which wraps a trained SDN run and changes only evaluation
 
+# %% ../nbs/06_methods.ipynb #f42a5ebb-3
 @register_method
 @dataclass
 class ZTW(Method):
@@ -231,6 +240,7 @@ class ZTW(Method):
     def start_phase(self, model, train):
         if train == 'ensemble': model.post.enabled.fill_(True)
 
+# %% ../nbs/06_methods.ipynb #f42a5ebb-4
 @dataclass
 class _GPFFields(Method):
     "The options both GPF variants share: state size, imitation weight and the Adam settings of their parameters."
@@ -252,6 +262,7 @@ class _GPFFields(Method):
         aux = getattr(outputs, 'aux_loss', None)
         return None if aux is None or not self.gpf_imitation else self.gpf_imitation * aux
 
+# %% ../nbs/06_methods.ipynb #f42a5ebb-5
 @register_method
 @dataclass
 class GPF(_GPFFields):
@@ -269,6 +280,7 @@ class GPF(_GPFFields):
         model.post = GPFMerge(len(model.heads), self.gpf_dim, model.num_classes, self.gpf_dropout).to(_device(model))
         return model
 
+# %% ../nbs/06_methods.ipynb #f42a5ebb-6
 @register_method
 @dataclass
 class GPFEEB(_GPFFields):
@@ -280,7 +292,6 @@ class GPFEEB(_GPFFields):
         model.post = EEBGPFMerge(len(model.heads), self.gpf_dim, model.num_classes).to(_device(model))
         return model
 
-
 # %% ../nbs/06_methods.ipynb #ea47f27e
 def prepare(model: MultiExit, method) -> MultiExit:
     "Give `model` the heads and extras that `method` needs (in place) and return it."
@@ -288,6 +299,7 @@ def prepare(model: MultiExit, method) -> MultiExit:
     model.gradeq = method.weighting == 'gradeq'
     return method.prepare(model)
 
+# %% ../nbs/06_methods.ipynb #ea47f27e-1
 def param_groups(model: MultiExit) -> dict:
     "Parameters by role: `backbone`, `heads` (ICs and extras trained with them) and `ensemble` (trained alone)."
     alone = model.post is not None and getattr(model.post, 'trained_alone', False)

@@ -26,6 +26,7 @@ class ConvBlock(nn.Module):
         self.pool = nn.MaxPool2d(2) if pool else nn.Identity()
     def forward(self, x): return self.pool(F.relu(self.bn(self.conv(x))))
 
+# %% ../nbs/01_models.ipynb #e5239753-1
 class SmallCNN(nn.Module):
     "A plain CNN: `ConvBlock`s of `widths` channels (max-pool after the blocks in `pool_after`), global pool, linear."
     def __init__(self, num_classes=10, in_chans=3, widths=(16, 32, 48, 64, 96), pool_after=(0, 2)):
@@ -71,11 +72,13 @@ def _conv_bn(cin, cout, k=3, stride=1):
     nn.init.kaiming_normal_(conv.weight, mode='fan_out', nonlinearity='relu')
     return nn.Sequential(conv, nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
+# %% ../nbs/01_models.ipynb #a8c71cd9-1
 def _branch(cin, cout, stride, bn_width):
     "A 1×1 bottleneck to at most `bn_width·cout` channels, then a 3×3 conv of `stride`."
     inner = min(cin, bn_width * cout)
     return nn.Sequential(_conv_bn(cin, inner, 1), _conv_bn(inner, cout, 3, stride))
 
+# %% ../nbs/01_models.ipynb #a8c71cd9-2
 class MSDLayer(nn.Module):
     "Dense layer from the last `n_in` of `len(chans)` scales to the last `n_out`: each scale gets a conv of itself and a stride-2 conv of the finer scale when the input has it."
     def __init__(self, chans, growth, bn_factor, n_in, n_out):
@@ -107,6 +110,7 @@ class MSDStem(nn.Module):
             out.append(x)
         return out
 
+# %% ../nbs/01_models.ipynb #a66ebcca-1
 class MSDTransition(nn.Module):
     "A 1×1 conv per scale that compresses its channels."
     def __init__(self, cins, couts):
@@ -114,6 +118,7 @@ class MSDTransition(nn.Module):
         self.convs = nn.ModuleList([_conv_bn(a, b, 1) for a, b in zip(cins, couts)])
     def forward(self, xs): return [conv(x) for conv, x in zip(self.convs, xs)]
 
+# %% ../nbs/01_models.ipynb #a66ebcca-2
 class MSDClassifier(nn.Module):
     "MSDNet's classifier on the coarsest scale: two stride-2 3×3 convs of `width` channels, global average pool, linear."
     def __init__(self, cin, num_classes, width=128):
@@ -123,6 +128,7 @@ class MSDClassifier(nn.Module):
         nn.init.zeros_(self.fc.bias)
     def forward(self, x): return self.fc(self.convs(x).mean((2, 3)))
 
+# %% ../nbs/01_models.ipynb #a66ebcca-3
 class _Coarsest(nn.Module):
     def forward(self, xs): return xs[-1]
 
@@ -192,6 +198,7 @@ def replace_first_conv(model: nn.Module, in_chans: int) -> nn.Module:
 # %% ../nbs/01_models.ipynb #268a666b
 def _tv_classifiers(): return sorted(torchvision.models.list_models(module=torchvision.models))
 
+# %% ../nbs/01_models.ipynb #268a666b-1
 def tv_backbone(name, num_classes=10, in_chans=3, image_size=32, **kw):
     "Torchvision classification model `name` with random weights, `num_classes` outputs and `in_chans` inputs."
     if kw.get('weights') is not None: raise ValueError('weights: eearly never downloads weights; load a state_dict yourself')
@@ -213,14 +220,17 @@ def cifar_stem(model: nn.Module, in_chans: int = 3) -> nn.Module:
     model.maxpool = nn.Identity()
     return model
 
+# %% ../nbs/01_models.ipynb #0d96d967-1
 def cifar_resnet34(num_classes=10, in_chans=3, **kw):
     "torchvision's ResNet-34 with a CIFAR stem."
     return cifar_stem(torchvision.models.resnet34(weights=None, num_classes=num_classes, **kw), in_chans)
 
+# %% ../nbs/01_models.ipynb #0d96d967-2
 def cifar_resnet50(num_classes=10, in_chans=3, **kw):
     "torchvision's ResNet-50 with a CIFAR stem, the usual choice for Tiny-ImageNet's 64×64 images."
     return cifar_stem(torchvision.models.resnet50(weights=None, num_classes=num_classes, **kw), in_chans)
 
+# %% ../nbs/01_models.ipynb #0d96d967-3
 def vit_tiny(num_classes=10, in_chans=3, image_size=32, patch_size=4, depth=12, dim=192, heads=3, mlp_ratio=4, **kw):
     "ViT-Tiny (192 wide, 12 blocks, 3 heads) with 4×4 patches for small images, on torchvision's `VisionTransformer`."
     from torchvision.models.vision_transformer import VisionTransformer
@@ -228,10 +238,12 @@ def vit_tiny(num_classes=10, in_chans=3, image_size=32, patch_size=4, depth=12, 
     model = VisionTransformer(image_size, patch_size, depth, heads, dim, dim * mlp_ratio, num_classes=num_classes, **kw)
     return replace_first_conv(model, in_chans)
 
+# %% ../nbs/01_models.ipynb #0d96d967-4
 def vit_small(num_classes=10, in_chans=3, image_size=224, patch_size=16, depth=12, dim=384, heads=6, mlp_ratio=4, **kw):
     "ViT-S/16 (384 wide, 12 blocks, 6 heads, 16×16 patches), as in the ImageNet rows."
     return vit_tiny(num_classes, in_chans, image_size, patch_size, depth, dim, heads, mlp_ratio, **kw)
 
+# %% ../nbs/01_models.ipynb #0d96d967-5
 def vit_mini(num_classes=10, in_chans=3, image_size=32, patch_size=None, depth=6, dim=64, heads=4, mlp_ratio=2, **kw):
     "A ViT small enough for a CPU (6 blocks, 64 wide, 4 heads); `patch_size` defaults to image_size / 4, i.e. 4×4 patches + a class token."
     return vit_tiny(num_classes, in_chans, image_size, patch_size or max(1, image_size // 4), depth, dim, heads, mlp_ratio, **kw)

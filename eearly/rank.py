@@ -27,12 +27,14 @@ def singular_values(Z, center: bool = False, method: str = 'svd') -> torch.Tenso
     # but float64 rounding leaves an absolute error of about 1e-16·σ₁² on σ², so σ below about 1e-7·σ₁ are noise
     return torch.linalg.eigvalsh(Z.T @ Z).flip(0).clamp(min=0).sqrt()
 
+# %% ../nbs/09_rank.ipynb #ed2004c8-1
 def numerical_rank(Z, rtol: float = 1e-3, center: bool = False) -> int:
     "Count of singular values of `Z` (N, D) above `rtol`·σ_max (a tolerance on σ, not on covariance eigenvalues)."
     if not rtol >= 0: raise ValueError(f'rtol: must be ≥ 0, got {rtol!r}')
     s = singular_values(Z, center)
     return int((s > rtol * s[0]).sum())  # strict: a zero matrix has rank 0
 
+# %% ../nbs/09_rank.ipynb #ed2004c8-2
 def effective_rank(Z, center: bool = False) -> float:
     "Roy & Vetterli's effective rank of `Z` (N, D): exp of the entropy (nats) of σ/Σσ, with 0·ln 0 = 0."
     s = singular_values(Z, center)
@@ -40,6 +42,7 @@ def effective_rank(Z, center: bool = False) -> float:
     p = s / s.sum()
     return math.exp(-torch.special.xlogy(p, p).sum().item())
 
+# %% ../nbs/09_rank.ipynb #ed2004c8-3
 def stable_rank(Z, center: bool = False) -> float:
     "Stable rank Σσ²/σ₁² = ‖Z‖_F²/‖Z‖₂² of `Z` (N, D)."
     s = singular_values(Z, center)
@@ -53,11 +56,13 @@ def _pool(x: torch.Tensor) -> torch.Tensor:
     if x.dim() == 2: return x
     raise ValueError(f"reduce: 'pool' takes (B, C, H, W), (B, T, D) or (B, D) features, got shape {tuple(x.shape)}")
 
+# %% ../nbs/09_rank.ipynb #de771d3a-1
 def _columns(d: int, max_features: int | None, seed: int):
     "Sorted fixed random subset of `max_features` of `d` columns, or None to keep all."
     if max_features is None or d <= max_features: return None
     return torch.randperm(d, generator=torch.Generator().manual_seed(seed))[:max_features].sort().values
 
+# %% ../nbs/09_rank.ipynb #de771d3a-2
 def collect_activations(model: MultiExit, loader, n: int = 2000, where: str = 'exits', reduce: str = 'flatten',
                         max_features: int | None = 8000, seed: int = 0) -> dict:
     "Per layer, float32 CPU features (N, D) of the first `n` samples of `loader`, in eval mode; options under `'_meta'`."

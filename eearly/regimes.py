@@ -47,6 +47,7 @@ PHASE_KINDS = {  # a new kind of phase is one entry here
     'ensemble': PhaseKind(('ensemble',), _ics, lambda b, h: b + h, frozen=lambda m: m, in_regimes=False)}  # ZTW's: forwards only, below its weights
 REGIMES = {'joint': ('all',), 'disjoint': ('backbone', 'heads'), 'mixed': ('backbone', 'all')}
 
+# %% ../nbs/07_regimes.ipynb #5a985a98-1
 def regime_phases(regime) -> tuple:
     "The phases of `regime`: a `REGIMES` name or a list of phase names (`PHASE_KINDS` that may be regime steps)."
     steps = tuple(k for k, v in PHASE_KINDS.items() if v.in_regimes)
@@ -59,6 +60,7 @@ def regime_phases(regime) -> tuple:
     if not phases or bad: raise ValueError(f'regime: phases must be a non-empty list from {steps}, got {list(phases)}')
     return phases
 
+# %% ../nbs/07_regimes.ipynb #5a985a98-2
 def train_flops(phases: list, backbone_flops: float, head_flops: float) -> float:
     "Training FLOPs of a run from its phase summaries (`History.phases`: `train` and `samples` seen)."
     return float(sum(PHASE_KINDS[p['train']].flops(backbone_flops, head_flops) * p['samples'] for p in phases))
@@ -107,6 +109,7 @@ LR_SCHEDULES = {'cosine': lambda steps: lambda s: 0.5 * (1 + math.cos(math.pi * 
                 'plateau': lambda steps: lambda s: 1.0}  # constant between the drops the early stopper calls for (`PhaseOptimizer.drop_lr`)
 PLATEAU_FACTOR = 0.1  # the LR factor of one plateau drop
 
+# %% ../nbs/07_regimes.ipynb #dee05007-1
 def _check_phase(p: Phase):
     if p.train not in PHASE_KINDS: raise ValueError(f"phase train: must be one of {tuple(PHASE_KINDS)}, got {p.train!r}")
     if not isinstance(p.epochs, int) or p.epochs < 0: raise ValueError(f'phase_epochs: epochs must be ints >= 0, got {p.epochs!r}')
@@ -124,6 +127,7 @@ def _check_phase(p: Phase):
     if not (num(p.momentum) and 0 <= p.momentum < 1): raise ValueError(f'momentum: must be a number in [0, 1), got {p.momentum!r}')
     if not (isinstance(p.plateau_drops, int) and p.plateau_drops >= 0): raise ValueError(f'plateau_drops: must be an int >= 0, got {p.plateau_drops!r}')
 
+# %% ../nbs/07_regimes.ipynb #dee05007-2
 class PhaseOptimizer:
     "The optimizers of one phase stepped as one, with their LR schedules: one per optimizer name among the roles it trains."
     def __init__(self, p: Phase, groups: dict, steps: int):  # groups: role -> parameters (`_set_trainable`)
@@ -160,6 +164,7 @@ def _set_trainable(model: MultiExit, train: str) -> dict:
         for p in ps: p.requires_grad_(role in on)
     return {r: g[r] for r in on}
 
+# %% ../nbs/07_regimes.ipynb #ebe239e5-1
 def _set_modes(model: MultiExit, train: str):
     model.train()
     if (frozen := PHASE_KINDS[train].frozen) is not None: frozen(model).eval()
@@ -175,6 +180,7 @@ class History:
         import pandas as pd
         return pd.DataFrame(self.records)
 
+# %% ../nbs/07_regimes.ipynb #dc6eba97-1
 def _rng_state(loader) -> dict:
     npst = np.random.get_state()
     g = getattr(loader, 'generator', None)
@@ -182,6 +188,7 @@ def _rng_state(loader) -> dict:
                 loader=g.get_state() if g is not None else None,
                 cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
 
+# %% ../nbs/07_regimes.ipynb #dc6eba97-2
 def _set_rng_state(s: dict, loader):
     torch.set_rng_state(s['torch'])
     np.random.set_state((s['numpy'][0], np.array(s['numpy'][1], dtype=np.uint32), *s['numpy'][2:]))
@@ -189,29 +196,35 @@ def _set_rng_state(s: dict, loader):
     if s['loader'] is not None and getattr(loader, 'generator', None) is not None: loader.generator.set_state(s['loader'])
     if s['cuda'] is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
 
+# %% ../nbs/07_regimes.ipynb #dc6eba97-3
 class CheckpointError(RuntimeError):
     "A checkpoint that cannot be used to resume: unreadable, corrupt, or from another run."
 
+# %% ../nbs/07_regimes.ipynb #dc6eba97-4
 def _read_checkpoint(path):
     "(state, None), or (None, why) when `path` cannot be read."
     try: st = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e: return None, f'{type(e).__name__}: {str(e)[:200]}'
     return st, None
 
+# %% ../nbs/07_regimes.ipynb #dc6eba97-5
 def load_checkpoint(path) -> dict:
     "Read a checkpoint written by `fit`, with a clear error for a corrupt or truncated file."
     st, why = _read_checkpoint(path)
     if why: raise CheckpointError(f'checkpoint: {path} is corrupt or unreadable ({why}); delete it to start the run again')
     return _check_keys(st, path)
 
+# %% ../nbs/07_regimes.ipynb #dc6eba97-6
 def _check_keys(st, path) -> dict:
     keys = {'config', 'model', 'records', 'phases', 'summary', 'phase', 'epoch', 'optim', 'early_stop', 'rng'}
     if not isinstance(st, dict) or not keys <= set(st):
         raise CheckpointError(f'checkpoint: {path} is readable but not a checkpoint written by fit (it needs the keys {sorted(keys)})')
     return st
 
+# %% ../nbs/07_regimes.ipynb #dc6eba97-7
 def _prev_path(path) -> Path: return Path(path).with_name('last.prev.pt')
 
+# %% ../nbs/07_regimes.ipynb #dc6eba97-8
 def _save_checkpoint(path, state: dict):
     "Write `state` to `path` atomically, keeping the checkpoint it replaces as `last.prev.pt`."
     path = Path(path)
@@ -224,6 +237,7 @@ def tracked_exits(train: str, n_exits: int) -> list:
     "The exits a phase that trains `train` improves (`PHASE_KINDS`): the final one for `backbone`, the ICs for `heads`/`ensemble`, all for `all`."
     return PHASE_KINDS[train].tracked(n_exits)
 
+# %% ../nbs/07_regimes.ipynb #9d3e58bd-1
 class EarlyStopper:
     "Per-exit early stopping on validation accuracy: a plateau is every tracked exit `patience` epochs without improving by more than `min_delta`; the first `drops` plateaus lower the LR, the next one stops."
     def __init__(self, patience: int, tracked: list, drops: int = 0, min_delta: float = 0.0):
@@ -406,6 +420,7 @@ class Callback:
     "A part of training: a method per `Learner` event it handles, each called with the learner; lower `order` runs first."
     order = 50
 
+# %% ../nbs/07_regimes.ipynb #dec29512-1
 class CancelBatch(Exception):
     "Raised by a callback in `before_batch`: skip this batch (no step, not counted)."
 

@@ -271,6 +271,7 @@ def boundary_margin(f: dict) -> float:
     if d: ends.append(min(lo + d, d - hi) if equivalent(lo, hi, d) else max(0.0, -d - lo, hi - d))  # equivalence needs both ends inside
     return min(ends) / max((hi - lo) / 2, 1e-12)
 
+# %% ../nbs/17_report.ipynb #cc6c28b5-1
 def closest_findings(fig_dir) -> pd.DataFrame:
     "Every finding of the figures in `fig_dir` with its verdict and `boundary_margin`, closest to flipping first."
     rows = [dict(figure=name, claim=f['claim'], verdict=f['verdict'], margin=boundary_margin(f))

@@ -83,29 +83,33 @@ def _method_version(name: str) -> str:
     if m is None: return f'{name}:?'  # an unknown name fails in `build`, with the valid names
     return f'{name}:{m.version}' + (f'+{_method_version(m.trains_as)}' if m.trains_as else '')
 
+# %% ../nbs/08_runs.ipynb #38a3bcc0-1
 def training_versions(cfg: RunConfig) -> dict:
     "The versions of the training behaviour `cfg` uses; with the config they make its key."
     return dict(data=DATA_VERSION, backbone=BACKBONE_VERSION, heads=HEAD_VERSION, trainer=TRAINER_VERSION,
                 method=_method_version(cfg.method))
 
+# %% ../nbs/08_runs.ipynb #38a3bcc0-2
 def run_key(cfg: RunConfig) -> str:
     "A short hash of the config and its `training_versions`."
     blob = json.dumps(dict(config=asdict(cfg), versions=training_versions(cfg)), sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
+# %% ../nbs/08_runs.ipynb #38a3bcc0-3
 def results_root(results_dir=None) -> Path:
     "Where runs train: `results_dir`, else `$EEARLY_RESULTS`, else `results/` in the project."
     return resolve_path(results_dir or os.environ.get('EEARLY_RESULTS') or 'results')
 
+# %% ../nbs/08_runs.ipynb #38a3bcc0-4
 def run_name(cfg: RunConfig) -> str:
     "The folder name of run `cfg`: its headline fields and `run_key`."
     regime = cfg.regime if isinstance(cfg.regime, str) else '-'.join(cfg.regime)
     return f"{cfg.dataset}-{cfg.backbone.replace(':', '_')}-{regime}-{cfg.method}-s{cfg.seed}-{run_key(cfg)}"
 
+# %% ../nbs/08_runs.ipynb #38a3bcc0-5
 def run_dir(cfg: RunConfig, results_dir=None) -> Path:
     "The folder of run `cfg` in the results folder."
     return results_root(results_dir)/run_name(cfg)
-
 
 # %% ../nbs/08_runs.ipynb #store1
 def trained_on() -> dict:
@@ -113,6 +117,7 @@ def trained_on() -> dict:
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return dict(cpu=cpu_name(), isa=cpu_isa(), gpu=gpu, threads=torch.get_num_threads(), torch=torch.__version__)
 
+# %% ../nbs/08_runs.ipynb #store1-1
 def _write_logits(d: Path, model, dls):
     "The model's per-exit logits on the validation and test sets as `d/logits.pt`: float16 logits, int16 labels."
     val = collect_logits(model, dls.val) if dls.val is not None else (None, None)
@@ -122,12 +127,12 @@ def _write_logits(d: Path, model, dls):
         torch.save(dict(val_logits=small(val[0], torch.float16), val_labels=small(val[1], torch.int16),
                         test_logits=small(test[0], torch.float16), test_labels=small(test[1], torch.int16), exits=model.exits), tmp)
 
+# %% ../nbs/08_runs.ipynb #store1-2
 def read_logits(d: Path) -> dict:
     "`d/logits.pt` as float32 logits and int64 labels (runs written before the store kept them as they were)."
     lg = torch.load(d/'logits.pt', weights_only=True)
     wide = lambda k, t: t if not isinstance(t, torch.Tensor) else t.float() if k.endswith('logits') else t.long()
     return {k: wide(k, v) for k, v in lg.items()}
-
 
 # %% ../nbs/08_runs.ipynb #store2
 STORE_FILES = ('config.json', 'history.json', 'logits.pt', 'gradflow.csv', 'metrics.json')  # of every run; metrics last
@@ -137,13 +142,16 @@ def store_root() -> Path | None:
     s = os.environ.get('EEARLY_STORE')
     return resolve_path(s) if s else None
 
+# %% ../nbs/08_runs.ipynb #store2-1
 def _in_store() -> str: return f' nor in the store {store_root()}' if store_root() else ''
 
+# %% ../nbs/08_runs.ipynb #store2-2
 def stored_dir(cfg: RunConfig) -> Path | None:
     "The store's folder of run `cfg` when the store holds it finished, else None."
     d = None if store_root() is None else store_root()/run_name(cfg)
     return d if d is not None and (d/'metrics.json').exists() else None
 
+# %% ../nbs/08_runs.ipynb #store2-3
 def _link(src: Path, dst: Path):
     "`dst` as a hard link to `src` (the same bytes, no copy), else a copy (e.g. another file system)."
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -151,6 +159,7 @@ def _link(src: Path, dst: Path):
     try: os.link(src, dst)
     except OSError: shutil.copy2(src, dst)
 
+# %% ../nbs/08_runs.ipynb #store2-4
 def publish(cfg: RunConfig, results_dir=None, files=STORE_FILES) -> Path | None:
     "Put `files` of the finished run `cfg` (those it has, relative to its folder) into the store, each atomically; None without a store."
     s = store_root()
@@ -161,6 +170,7 @@ def publish(cfg: RunConfig, results_dir=None, files=STORE_FILES) -> Path | None:
         with atomic_path(out/f) as tmp: shutil.copyfile(d/f, tmp)
     return out
 
+# %% ../nbs/08_runs.ipynb #store2-5
 def _hydrate(cfg: RunConfig, results_dir=None) -> bool:
     "Link the store's copy of run `cfg` into the results folder (metrics last), where everything reads a finished run; False when the store lacks it."
     if (src := stored_dir(cfg)) is None: return False
@@ -168,12 +178,12 @@ def _hydrate(cfg: RunConfig, results_dir=None) -> bool:
     for p in files: _link(p, run_dir(cfg, results_dir)/p.relative_to(src))
     return True
 
-
 # %% ../nbs/08_runs.ipynb #store3
 def may_train() -> bool:
     "Whether a missing run may be trained: not when `$EEARLY_TRAIN` is 0 (`make plots`, and `eearly-store figure`, which trains outside the notebook)."
     return os.environ.get('EEARLY_TRAIN', '1') != '0'
 
+# %% ../nbs/08_runs.ipynb #store3-1
 class RunsMissing(RuntimeError):
     "Raised instead of training when `may_train()` is false; also appends the configs, one JSON a line, to `$EEARLY_MISSING`."
     def __init__(self, configs):
@@ -183,12 +193,12 @@ class RunsMissing(RuntimeError):
         names = ', '.join(run_name(c) for c in self.configs[:3]) + (' ...' if len(self.configs) > 3 else '')
         super().__init__(f'{len(self.configs)} run(s) neither in the results folder nor in the store, and EEARLY_TRAIN=0: {names}')
 
+# %% ../nbs/08_runs.ipynb #store3-2
 def needs_training(cfg: RunConfig, results_dir=None) -> bool:
     "Whether `run(cfg)` would train: neither the results folder nor the store has it, nor, for a method that trains as another, that method's run."
     if (run_dir(cfg, results_dir)/'metrics.json').exists() or stored_dir(cfg) is not None: return False
     trains_as = METHODS[cfg.method].trains_as if cfg.method in METHODS else None
     return not trains_as or needs_training(replace(cfg, method=trains_as), results_dir)
-
 
 # %% ../nbs/08_runs.ipynb #5c4880d3
 def build(cfg: RunConfig, device=None, data=True):

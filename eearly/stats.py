@@ -22,6 +22,7 @@ def mean_ci(values, conf: float = 0.95) -> tuple[float, float]:
     if v.size < 2: return float(v.mean()), math.nan
     return float(v.mean()), float(stats.t.ppf(0.5 + conf / 2, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size))
 
+# %% ../nbs/13b_stats.ipynb #7b03e014-1
 def ci_table(df: pd.DataFrame, by, metrics, conf: float = 0.95) -> pd.DataFrame:
     "`evaluate.budget_table` (per group of `by`: `<metric>_mean`, `_std`, `n`) plus `<metric>_ci`, the half-width of the Student-t `conf` interval."
     by, metrics = [by] if isinstance(by, str) else list(by), [metrics] if isinstance(metrics, str) else list(metrics)
@@ -31,6 +32,7 @@ def ci_table(df: pd.DataFrame, by, metrics, conf: float = 0.95) -> pd.DataFrame:
     for m in metrics: t[f'{m}_ci'] = t[f'{m}_std'] * half
     return t
 
+# %% ../nbs/13b_stats.ipynb #7b03e014-2
 def t_errorbar(values) -> tuple[float, float]:
     "`mean_ci`'s interval as (low, high), for seaborn's `errorbar=`: its own ('ci', 95) bootstraps with a random seed, so bars would differ between reruns and from the intervals the findings use; a single value gets no bar."
     m, h = mean_ci(values)
@@ -53,12 +55,15 @@ def compare(a, b, conf: float = 0.95) -> dict:
 MIN_EFFECT = {'%': 0.5}
 VERDICTS = ('holds', 'equivalent', 'inconclusive', 'reversed')  # the words a finding's verdict can be, in the page's order
 
+# %% ../nbs/13b_stats.ipynb #0ba315ce-1
 def _min_effect_text() -> str: return ', '.join(f"{d:g} {'pp' if u == '%' else u} for values in {u}" for u, d in MIN_EFFECT.items())
 
+# %% ../nbs/13b_stats.ipynb #0ba315ce-2
 def equivalent(low: float, high: float, margin: float) -> bool:
     "Whether the interval [`low`, `high`] lies strictly inside ±`margin`: for a 95 % interval, both one-sided tests at `margin` reject at 2.5 % (TOST); never for a margin of 0."
     return -margin < low and high < margin
 
+# %% ../nbs/13b_stats.ipynb #0ba315ce-3
 def verdict(cmp: dict, expect: str = '>', min_effect: float = 0.0) -> str:
     "'holds' when the interval of the difference lies beyond `min_effect` on the `expect`ed side of 0, 'reversed' beyond it on the other, 'equivalent' inside ±`min_effect`, else 'inconclusive'."
     if expect not in ('>', '<'): raise ValueError(f"expect: must be '>' or '<', got {expect!r}")
@@ -91,6 +96,7 @@ def welch_halfwidth(sd_a: float, sd_b: float, n: int, conf: float = 0.95) -> flo
     df = (va + vb) ** 2 / (va ** 2 / (n - 1) + vb ** 2 / (n - 1))  # Welch–Satterthwaite
     return float(stats.t.ppf(0.5 + conf / 2, df) * math.sqrt(va + vb))
 
+# %% ../nbs/13b_stats.ipynb #q2a2b3c4-1
 def seeds_to_decide(f: dict, most: int = 100) -> int | None:
     "Seeds per side at which the finding `f` (from `finding`: its `diff`, `sd_a`, `sd_b`, `min_effect`) would no longer be inconclusive, its difference and spread kept; None when it takes more than `most` or `f` records no spread."
     if f.get('sd_a') is None or f.get('diff') is None: return None

@@ -27,12 +27,15 @@ def profile_store(profile: str) -> Path:
     "The committed run store of `profile`."
     return resolve_path(STORE_DIR)/profile
 
+# %% ../nbs/16_store.ipynb #62e32108-1
 def _folder_bytes(d: Path) -> int: return sum(p.stat().st_size for p in d.rglob('*') if p.is_file())
 
+# %% ../nbs/16_store.ipynb #62e32108-2
 def _changed(recorded: dict, now: dict) -> str:
     "The versions that differ between `recorded` and `now`, as 'name old → new'."
     return ', '.join(f'{k} {recorded.get(k)} → {now.get(k)}' for k in sorted(set(recorded) | set(now)) if recorded.get(k) != now.get(k))
 
+# %% ../nbs/16_store.ipynb #62e32108-3
 def stored_runs(store) -> pd.DataFrame:
     "One row per finished run in `store`: `run`, `config` (a `RunConfig`), `bytes`, `train_seconds`, `trained_on`, `stale` and the versions that `changed`."
     rows = []
@@ -68,13 +71,16 @@ def _commit(paths, message: str):
     subprocess.run(['git', 'add', '--', *map(str, paths)], cwd=root, check=True)
     subprocess.run(['git', 'commit', '-q', '-m', message, '--', *map(str, paths)], cwd=root, check=True)
 
+# %% ../nbs/16_store.ipynb #0eec46e5-1
 def _train_one(cfg: RunConfig, store: str) -> dict:
     "A worker's job: train `cfg` (or read it) with the store in use, so that it lands there."
     os.environ['EEARLY_STORE'], os.environ['EEARLY_TRAIN'] = store, '1'
     return run(cfg)
 
+# %% ../nbs/16_store.ipynb #0eec46e5-2
 def _one_thread(): torch.set_num_threads(1)
 
+# %% ../nbs/16_store.ipynb #0eec46e5-3
 def train_missing(cfgs, store, workers: int = 1, commit: bool = False) -> list[dict]:
     "Train `cfgs` into `store` after saying how many and how long; each run is in the store (and committed with `commit`) as soon as it finishes."
     cfgs, store = list(cfgs), str(resolve_path(store))
@@ -111,6 +117,7 @@ def _env(**values):
             if v is None: os.environ.pop(k, None)
             else: os.environ[k] = v
 
+# %% ../nbs/16_store.ipynb #e4032ea7-1
 def make_figure(name: str, profile: str, out_dir, executed, store=None, train: bool = True, workers: int = 1,
                 commit: bool = False, max_rounds: int = 20) -> int:
     "Run `nbs/figs/<name>.ipynb` for `profile` into `out_dir`, training what the store lacks between passes (none with `train=False`); returns the runs trained."
@@ -136,11 +143,13 @@ def _scalar_metrics(m: dict) -> dict:
     return {k: v for k, v in m.items() if isinstance(v, float) and not k.endswith('seconds')} | \
            {f'head_acc[{i}]': v for i, v in enumerate(m.get('head_acc') or [])}
 
+# %% ../nbs/16_store.ipynb #14cb4373-1
 def _why(then: dict, now: dict) -> str:
     "What differs between the machine a run trained on (`then`) and this one (`now`), or that nothing does."
     diff = [f"{k} {then.get(k, '(not recorded)')} → {now.get(k)}" for k in ('cpu', 'isa', 'gpu', 'threads', 'torch') if then.get(k) != now.get(k)]
     return '; '.join(diff) or 'same CPU, threads and torch: a change of behaviour that no version records'
 
+# %% ../nbs/16_store.ipynb #14cb4373-2
 def verify_run(row) -> dict:
     "Retrain the stored run `row` (of `stored_runs`) from scratch and compare it with the store."
     d, cfg, then = Path(row['store'])/row['run'], row['config'], row['trained_on'] or {}
@@ -166,6 +175,7 @@ def verify_run(row) -> dict:
                 max_metric=worst, max_metric_diff=diffs.get(worst, 0.0), train_seconds=m.get('train_seconds'),
                 why='' if same else _why(then, now))
 
+# %% ../nbs/16_store.ipynb #14cb4373-3
 def verify(store, n: int = 1, seed: int = 0, max_train_seconds: float = None, methods: list = None) -> pd.DataFrame:
     "Retrain `n` runs of `store` drawn at random (`seed`; only runs of `methods` whose recorded training took at most `max_train_seconds`) and compare each with the store."
     runs = stored_runs(store)
@@ -191,6 +201,7 @@ def status(store, every_run: bool = False) -> str:
     lines += [f'  {r.bytes / 1024:8.0f} KiB  {r.run}' for r in runs.sort_values('run').itertuples()] if every_run else []
     return '\n'.join(lines)
 
+# %% ../nbs/16_store.ipynb #67cb1079-1
 def main(argv=None):
     "`eearly-store figure|status|verify`: see this module's documentation."
     ap = argparse.ArgumentParser(prog='eearly-store', description='The run store: make a figure from it, list it, verify it.')

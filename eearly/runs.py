@@ -215,13 +215,11 @@ def build(cfg: RunConfig, device=None, data=True):
     return model.to(device or 'cpu'), dls, method
 
 # %% ../nbs/08_runs.ipynb #24476798
-def _evaluate(cfg, d, model, method, val, test, started) -> dict:
-    "Metrics of a trained run from its logits; writes `metrics.json` last."
+def _evaluate(cfg, d, model, method, val, test, started, hist: dict, written: dict) -> dict:
+    "Metrics of a trained run from its logits, its `history.json` (`hist`) and `config.json` (`written`); writes `metrics.json` last."
     costs = exit_flops(model)
     plain = count_flops(model.backbone, model.input_shape)
     metrics = run_metrics(test['logits'], test['labels'], costs, plain, val['logits'], val['labels'], criterion=method.criterion)
-    hist = json.loads((d/'history.json').read_text())
-    written = json.loads((d/'config.json').read_text())  # `trained_in`: set by `_train_as`
     metrics = dict(config=asdict(cfg), versions=training_versions(cfg), eval_version=EVAL_VERSION, run=d.name,
                    trained_in=written.get('trained_in'), trained_on=written.get('trained_on'), costs=costs,
                    backbone_flops=plain, exits=model.exits, train_epochs=len(hist['records']),
@@ -292,8 +290,9 @@ def _reevaluate(cfg: RunConfig, d: Path, device, started) -> dict:
     model, _, method = build(cfg, device, data=False)
     prepare(model, method)
     lg = read_logits(d)
+    hist, written = (json.loads((d/f).read_text()) for f in ('history.json', 'config.json'))  # `trained_in`: set by `_train_as`
     return _evaluate(cfg, d, model, method, dict(logits=lg['val_logits'], labels=lg['val_labels']),
-                     dict(logits=lg['test_logits'], labels=lg['test_labels']), started)
+                     dict(logits=lg['test_logits'], labels=lg['test_labels']), started, hist, written)
 
 # %% ../nbs/08_runs.ipynb #c95cb33f
 _NOT_LINKED = ('metrics.json', 'config.json', 'analysis')  # written for the run itself; cached analyses are per run
@@ -350,11 +349,13 @@ def _train(cfg, d, model, dls, method, plan: Plan, started, progress) -> dict:
     if rank: return dict(run=d.name, rank=rank)  # under torchrun only rank 0 evaluates and writes
     with atomic_path(d/'model.pt') as tmp: torch.save(model.state_dict(), tmp)
     _write_logits(d, model, dls)
-    write_json(d/'history.json', dict(config=hist.config, records=hist.records, phases=hist.phases))
-    write_json(d/'config.json', dict(config=asdict(cfg), versions=training_versions(cfg), trained_on=trained_on()))
+    history = dict(config=hist.config, records=hist.records, phases=hist.phases)
+    written = dict(config=asdict(cfg), versions=training_versions(cfg), trained_on=trained_on())
+    write_json(d/'history.json', history)
+    write_json(d/'config.json', written)
     lg = read_logits(d)  # the metrics are those of the stored logits, so that a replot from the store gives the same numbers
     metrics = _evaluate(cfg, d, model, method, dict(logits=lg['val_logits'], labels=lg['val_labels']),
-                        dict(logits=lg['test_logits'], labels=lg['test_labels']), started)
+                        dict(logits=lg['test_logits'], labels=lg['test_labels']), started, history, written)
     (d/'last.pt').unlink(missing_ok=True)  # the final weights are in model.pt
     return metrics
 

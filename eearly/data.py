@@ -129,7 +129,8 @@ FOLDER_DATASETS = {
 
 # %% ../nbs/00_data.ipynb #c970813c
 def read_image(path, size: int) -> torch.Tensor:
-    "The image at `path` as uint8 RGB (3, `size`, `size`): the shorter side resized to `size` (bilinear, antialiased), then the centre square."
+    """The image at `path` as uint8 RGB (3, `size`, `size`): the shorter side resized to `size` (bilinear, antialiased),
+    then the centre square."""
     from PIL import Image
     with Image.open(path) as im:
         im = im.convert('RGB')
@@ -143,7 +144,8 @@ def read_image(path, size: int) -> torch.Tensor:
 
 # %% ../nbs/00_data.ipynb #07874846
 class ImageFiles:
-    "Image files read when indexed, standing in for a uint8 tensor (N, 3, `size`, `size`): an int gives one image, an index array a batch."
+    """Image files read when indexed, standing in for a uint8 tensor (N, 3, `size`, `size`): an int gives one image, an
+    index array a batch."""
     dtype = torch.uint8
     def __init__(self, paths, size: int,
                  threads: int = None):  # threads decoding a batch; default: the CPU count, at most 16
@@ -178,7 +180,8 @@ def _folder_error(name, why, root) -> str:
 
 # %% ../nbs/00_data.ipynb #e0046105-1
 def image_folder(name: str, split: str = 'train', root=None) -> tuple[list[str], torch.Tensor]:
-    "(image paths, targets (N,) int64) of `split` of the image-folder dataset `name`; class k is the k-th class folder of train/, sorted."
+    """(image paths, targets (N,) int64) of `split` of the image-folder dataset `name`; class k is the k-th class folder
+    of train/, sorted."""
     from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
     if name not in FOLDER_DATASETS: raise ValueError(f"name: {name!r} is not an image-folder dataset; valid: {', '.join(FOLDER_DATASETS)}")
     if split not in SPLIT_DIRS: raise ValueError(f"split: must be 'train' or 'test', got {split!r}")
@@ -221,7 +224,8 @@ def augment_batch(x, crop_pad=0, hflip=False):
 
 # %% ../nbs/00_data.ipynb #e55952bb
 class ImageDataset(Dataset):
-    "Images as a `uint8` tensor `data` (N, C, H, W), or an `ImageFiles`, with `targets` (N,); items are normalised (and augmented) floats."
+    """Images as a `uint8` tensor `data` (N, C, H, W), or an `ImageFiles`, with `targets` (N,); items are normalised
+    (and augmented) floats."""
     def __init__(self, data, targets, info: DatasetInfo, augment=False, indices=None,
                  channels_last=False):  # batches come out in channels-last memory format (for a `to_channels_last` model)
         self.data, self.targets, self.info, self.augment, self.channels_last = data, targets, info, augment, channels_last

@@ -81,7 +81,8 @@ EVAL_VERSION = 1  # bump when metrics computed from logits and costs change (thi
 
 # %% ../nbs/05_evaluate.ipynb #066ffcc2
 def exit_indices(scores: torch.Tensor, threshold, strict: bool = False) -> torch.Tensor:
-    "Exit of each sample: the first k with `scores[k] ≥ threshold` (`strict`: `>`), the last when none fires; (N,), or (T, N) for T thresholds."
+    """Exit of each sample: the first k with `scores[k] ≥ threshold` (`strict`: `>`), the last when none fires; (N,), or
+    (T, N) for T thresholds."""
     t = torch.as_tensor(threshold, dtype=torch.float64)
     t = t.reshape(*t.shape, 1, 1)
     fires = scores.double() > t if strict else scores.double() >= t  # ([T,] K, N), float64 so quantile thresholds are not rounded
@@ -115,7 +116,8 @@ def _check_thresholds(thresholds, criterion, k, field: str = 'thresholds') -> li
 
 # %% ../nbs/05_evaluate.ipynb #a0ee2913-3
 def exit_curve(logits, labels, costs, criterion: str = 'max_prob', thresholds=None, temperatures=None, strict: bool = False) -> pd.DataFrame:
-    "Per threshold: mean `cost` of the exits taken, `accuracy` there and `exit_frac_k` leaving at each exit, sorted by cost (`strict`: exit on `>`)."
+    """Per threshold: mean `cost` of the exits taken, `accuracy` there and `exit_frac_k` leaving at each exit, sorted by
+    cost (`strict`: exit on `>`)."""
     scores = exit_scores(logits, criterion, temperatures)  # (K, N)
     k, n = scores.shape
     logits, labels, costs = _check_logits(logits).cpu(), _check_labels(labels, n, logits.shape[-1]), _check_costs(costs, k)
@@ -167,7 +169,8 @@ def _fits(curve, limit): return curve[curve.cost <= limit * (1 + 1e-12)]
 
 # %% ../nbs/05_evaluate.ipynb #6198798b-1
 def _largest_fitting(curve, limit):
-    "`test_sweep`'s pick, after the paper's: the row of highest threshold (so of largest cost) with cost ≤ `limit`, or None."
+    """`test_sweep`'s pick, after the paper's: the row of highest threshold (so of largest cost) with cost ≤ `limit`, or
+    None."""
     fits = _fits(curve, limit)
     return None if fits.empty else fits.loc[fits.threshold.idxmax()]
 
@@ -187,7 +190,8 @@ def _row(b, protocol, r, backbone_flops, val_cost=math.nan):
 # %% ../nbs/05_evaluate.ipynb #6198798b-4
 def budget_accuracy(test_logits, test_labels, costs, backbone_flops: float, budgets=(0.25, 0.5, 0.75, 1.0),
                     criterion: str = 'max_prob', val_logits=None, val_labels=None, calibrate: bool = True) -> pd.DataFrame:
-    "Per budget and protocol (`test_sweep`: ours, after the paper's rule; `oracle`; `calibrated`): chosen `threshold`, normalised `val_cost` and `cost`, and test `accuracy` (NaN: nothing fits the budget)."
+    """Per budget and protocol (`test_sweep`: ours, after the paper's rule; `oracle`; `calibrated`): chosen `threshold`,
+    normalised `val_cost` and `cost`, and test `accuracy` (NaN: nothing fits the budget)."""
     if not backbone_flops > 0: raise ValueError(f'backbone_flops: must be positive, got {backbone_flops!r}')
     if (val_logits is None) != (val_labels is None): raise ValueError('val_labels: give val_logits and val_labels together, or neither')
     try: budgets = [float(b) for b in np.atleast_1d(budgets)]
@@ -208,7 +212,8 @@ def budget_accuracy(test_logits, test_labels, costs, backbone_flops: float, budg
 PAPER_GRID = 100  # EEB's eval_thresholds: thresholds torch.linspace(0, 1, 100)
 
 def paper_curve(logits, labels, costs, criterion: str = 'max_prob') -> pd.DataFrame:
-    "EEB's curve of one run (its `eval.py`), in grid order: max-prob on `linspace(0, 1, 100)` with a strict `>`, or patience 0 … K−1 with `>`."
+    """EEB's curve of one run (its `eval.py`), in grid order: max-prob on `linspace(0, 1, 100)` with a strict `>`, or
+    patience 0 … K−1 with `>`."""
     if criterion == 'max_prob':
         return exit_curve(logits, labels, costs, criterion, torch.linspace(0, 1, PAPER_GRID).tolist(), strict=True).sort_values('threshold', ignore_index=True)
     if criterion == 'patience':  # EEB's patience p exits once more than p exits in a row agree: our threshold p + 1, with ≥
@@ -219,7 +224,8 @@ def paper_curve(logits, labels, costs, criterion: str = 'max_prob') -> pd.DataFr
 
 # %% ../nbs/05_evaluate.ipynb #p2a2b3c4-1
 def paper_budget_accuracy(curves: list, backbone_flops: float, budgets=(0.25, 0.5, 0.75, 1.0)) -> pd.DataFrame:
-    "EEB's table (`cost_vs_table.py`) from the seeds' `paper_curve`s: per budget, the threshold before the first whose seed-mean cost exceeds it; a row per budget and seed."
+    """EEB's table (`cost_vs_table.py`) from the seeds' `paper_curve`s: per budget, the threshold before the first whose
+    seed-mean cost exceeds it; a row per budget and seed."""
     if not backbone_flops > 0: raise ValueError(f'backbone_flops: must be positive, got {backbone_flops!r}')
     if not curves or any(not np.array_equal(c.threshold, curves[0].threshold) for c in curves):
         raise ValueError("curves: need one paper_curve per seed, all on the same thresholds")
@@ -249,7 +255,8 @@ def curve_auc(curve: pd.DataFrame, backbone_flops: float) -> float:
 # %% ../nbs/05_evaluate.ipynb #9adc8022
 def run_metrics(test_logits, test_labels, costs, backbone_flops: float, val_logits=None, val_labels=None,
                 criterion: str = 'max_prob', budgets=(0.25, 0.5, 0.75, 1.0)) -> dict:
-    "Flat metrics of one trained run: `<protocol>/acc@<budget %>`, `auc` of the test sweep, `head_acc`, `head_ece`, `final_acc`."
+    """Flat metrics of one trained run: `<protocol>/acc@<budget %>`, `auc` of the test sweep, `head_acc`, `head_ece`,
+    `final_acc`."""
     tab = budget_accuracy(test_logits, test_labels, costs, backbone_flops, budgets, criterion, val_logits, val_labels)
     out = {f'{r.protocol}/acc@{r.budget * 100:g}': r.accuracy for r in tab.itertuples()}
     out['auc'] = curve_auc(exit_curve(test_logits, test_labels, costs, criterion), backbone_flops)
@@ -258,7 +265,8 @@ def run_metrics(test_logits, test_labels, costs, backbone_flops: float, val_logi
 
 # %% ../nbs/05_evaluate.ipynb #e8acd65a
 def budget_table(runs: pd.DataFrame, by=('regime', 'method'), metrics=None) -> pd.DataFrame:
-    "Per group of `by`: `<metric>_mean`, `<metric>_std` (ddof=1) over its runs and their count `n`; NaN in a run stays NaN."
+    """Per group of `by`: `<metric>_mean`, `<metric>_std` (ddof=1) over its runs and their count `n`; NaN in a run stays
+    NaN."""
     by = [by] if isinstance(by, str) else list(by)
     if missing := [c for c in by if c not in runs.columns]: raise ValueError(f'by: no column {missing}; columns: {list(runs.columns)}')
     if metrics is None: metrics = [c for c in runs.select_dtypes('number').columns if c not in by and c != 'seed']

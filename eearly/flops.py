@@ -32,7 +32,8 @@ def count_flops(module: nn.Module, input_shape) -> int:
 
 # %% ../nbs/03_flops.ipynb #b40cdb4f
 def exit_cost_table(model: MultiExit, input_shape=None) -> pd.DataFrame:
-    "Per exit: backbone FLOPs up to it, its head's FLOPs, the cumulative `cost` of exiting there, and `relative` to the plain backbone."
+    """Per exit: backbone FLOPs up to it, its head's FLOPs, the cumulative `cost` of exiting there, and `relative` to
+    the plain backbone."""
     input_shape = _check_shape(input_shape or model.input_shape)
     p = next(model.parameters())
     h = torch.zeros(1, *input_shape, device=p.device, dtype=p.dtype)
@@ -63,7 +64,8 @@ def _sync(dev):
 
 # %% ../nbs/03_flops.ipynb #355500ad-1
 def _part_times(model, x, dev) -> list[float]:
-    "Seconds of each part of one stage-by-stage pass of `model` on `x`: stage 0, head 0, stage 1, head 1, …, last stage."
+    """Seconds of each part of one stage-by-stage pass of `model` on `x`: stage 0, head 0, stage 1, head 1, …, last
+    stage."""
     times, prev = [], None
     def timed(fn, *args):
         _sync(dev)
@@ -87,7 +89,8 @@ def _channels_last(model) -> bool:
 
 # %% ../nbs/03_flops.ipynb #355500ad-3
 def latency_table(model: MultiExit, input_shape=None, batch_size: int = 256, device=None, repeats: int = 7, warmup: int = 2) -> pd.DataFrame:
-    "Per exit, measured seconds per image: backbone up to it, its head, and the cumulative `cost` of exiting there (`exit_cost_table` in seconds)."
+    """Per exit, measured seconds per image: backbone up to it, its head, and the cumulative `cost` of exiting there
+    (`exit_cost_table` in seconds)."""
     input_shape = _check_shape(input_shape or model.input_shape)
     if not (isinstance(batch_size, int) and batch_size > 0): raise ValueError(f'batch_size: must be a positive int, got {batch_size!r}')
     if not (isinstance(repeats, int) and repeats > 0): raise ValueError(f'repeats: must be a positive int, got {repeats!r}')
@@ -122,7 +125,8 @@ COST_KINDS = ('flops', 'latency')
 def exit_costs(model: MultiExit, input_shape=None,
                kind: str = 'flops',  # 'flops': `exit_flops`; 'latency': `exit_latency` (seconds per image, measured)
                batch_size: int = 256, device=None, **kw) -> list:
-    "Cumulative cost of exiting at each exit, in FLOPs or in measured seconds per image; `batch_size`, `device` and `kw` only for 'latency'."
+    """Cumulative cost of exiting at each exit, in FLOPs or in measured seconds per image; `batch_size`, `device` and
+    `kw` only for 'latency'."""
     if kind == 'flops': return exit_flops(model, input_shape)
     if kind == 'latency': return exit_latency(model, input_shape, batch_size, device, **kw)
     raise ValueError(f"kind: must be one of {', '.join(map(repr, COST_KINDS))}, got {kind!r}")

@@ -16,7 +16,8 @@ __all__ = ['backbone_blocks', 'grad_contributions', 'GradFlowLogger', 'difficult
 
 # %% ../nbs/12_gradflow.ipynb #6c82efd3
 def backbone_blocks(model: MultiExit) -> list:
-    "The backbone's parameters as (block name, [parameters]) in forward order: `stem`, each exit candidate, `classifier`."
+    """The backbone's parameters as (block name, [parameters]) in forward order: `stem`, each exit candidate,
+    `classifier`."""
     cands = exit_candidates(model.backbone)
     groups, seen = {b: [] for b in ['stem', *cands, 'classifier']}, False
     for n, p in model.backbone.named_parameters():

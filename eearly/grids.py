@@ -52,7 +52,8 @@ REGIME_NAMES = ('joint', 'disjoint', 'mixed')
 TRACKING = dict(snapshots=True, gradflow_every=50)
 
 def backbone_defaults(backbone: str) -> dict:
-    "Training settings that depend on the architecture: ViTs train with AdamW (lr 1e-3, weight decay 0.05); CNNs keep the SGD defaults."
+    """Training settings that depend on the architecture: ViTs train with AdamW (lr 1e-3, weight decay 0.05); CNNs keep
+    the SGD defaults."""
     return dict(optimizer='adamw', lr=1e-3, weight_decay=0.05) if backbone.split(':')[-1].startswith(('vit', 'swin')) else {}
 
 # %% ../nbs/14_grids.ipynb #f19bd84e-1
@@ -91,7 +92,8 @@ def profile_files(figure: str, profile: str, params_dir=PARAMS_DIR) -> list[Path
 
 # %% ../nbs/14_grids.ipynb #8130e35e-1
 def figure_params(figure: str, profile: str, params_dir=PARAMS_DIR) -> dict:
-    "The parameters `make figures` passes to `figure` under `profile`: the shared `_runs.yaml`, overridden by the figure's own YAML."
+    """The parameters `make figures` passes to `figure` under `profile`: the shared `_runs.yaml`, overridden by the
+    figure's own YAML."""
     out = {}
     for p in profile_files(figure, profile, params_dir): out.update(yaml.safe_load(p.read_text()) or {})
     return out
@@ -107,7 +109,9 @@ def _latency(arch: str, batch_size: int) -> tuple:
 
 # %% ../nbs/14_grids.ipynb #85721f94-1
 def run_latency(cfg: RunConfig, batch_size: int = 256) -> tuple[list, float]:
-    "(cumulative seconds per image of exiting at each exit, seconds per image of the plain backbone) of `cfg`'s architecture, measured on this machine's CPU once per process; with a store in use, measured once into its `latency/` and read from there (a replot draws the same)."
+    """(cumulative seconds per image of exiting at each exit, seconds per image of the plain backbone) of `cfg`'s
+    architecture, measured on this machine's CPU once per process; with a store in use, measured once into its
+    `latency/` and read from there (a replot draws the same)."""
     # the weights do not change the time: every seed, regime and schedule of one architecture shares one measurement
     arch = json.dumps({k: v for k, v in asdict(cfg).items() if k in _ARCH_FIELDS}, sort_keys=True)
     f = None if store_root() is None else store_root()/'latency'/f"{hashlib.sha256(f'{arch}|{batch_size}'.encode()).hexdigest()[:16]}.json"
@@ -122,7 +126,8 @@ COSTS = ('flops', 'latency')
 # %% ../nbs/14_grids.ipynb #85721f94-2
 def budget_curves(cfgs, budgets=None, results_dir=None,
                   cost: str = 'flops') -> pd.DataFrame:  # 'latency': budgets are fractions of the plain backbone's measured time
-    "Per finished run of `cfgs`, budget and protocol: `accuracy` and achieved `cost` (a fraction of `full_cost`), with the run's config fields."
+    """Per finished run of `cfgs`, budget and protocol: `accuracy` and achieved `cost` (a fraction of `full_cost`), with
+    the run's config fields."""
     if cost not in COSTS: raise ValueError(f"cost: must be one of {', '.join(map(repr, COSTS))}, got {cost!r}")
     budgets = np.round(np.linspace(0.05, 1.0, 20), 4) if budgets is None else budgets
     frames = []
@@ -144,7 +149,8 @@ def seed_groups(cfgs, vary=('seed',)) -> list[list]:
 
 # %% ../nbs/14_grids.ipynb #q2b2c3d4-1
 def paper_budget_runs(cfgs, budgets=(0.25, 0.5, 0.75, 1.0), results_dir=None, vary=('seed',)) -> pd.DataFrame:
-    "The paper's budget rule over each group of `cfgs` that differ only in `vary` (`seed_groups`): a row per run with `paper/acc@<b %>` and `paper/cost@<b %>` (the pick's seed-mean cost)."
+    """The paper's budget rule over each group of `cfgs` that differ only in `vary` (`seed_groups`): a row per run with
+    `paper/acc@<b %>` and `paper/cost@<b %>` (the pick's seed-mean cost)."""
     rows = []
     for group in seed_groups(cfgs, vary):
         loaded = [load_run(c, results_dir) for c in group]
@@ -171,7 +177,8 @@ ANALYSIS_VERSION = 1  # bump when an analysis (rank, info, landscape, gradflow, 
 
 # %% ../nbs/14_grids.ipynb #d19e3e16-1
 def cached_analysis(cfg: RunConfig, name: str, params: dict, compute, results_dir=None):
-    "`compute()` for the finished run `cfg`, kept in its folder and the store as `analysis/<name>-<key>.pt` (key: `params` and `ANALYSIS_VERSION`) and read back on later calls."
+    """`compute()` for the finished run `cfg`, kept in its folder and the store as `analysis/<name>-<key>.pt` (key:
+    `params` and `ANALYSIS_VERSION`) and read back on later calls."""
     d = run_dir(cfg, results_dir)
     if not (d/'metrics.json').exists(): raise FileNotFoundError(f'run: {d.name} has not finished (no metrics.json in {d.parent})')
     key = hashlib.sha256(json.dumps(dict(params, code=ANALYSIS_VERSION), sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -185,13 +192,16 @@ def cached_analysis(cfg: RunConfig, name: str, params: dict, compute, results_di
 
 # %% ../nbs/14_grids.ipynb #72e4da3a
 def _twice_cap_acc(cfg: RunConfig, results_dir=None):
-    "Final-exit test accuracy (%) of `cfg` retrained with twice its epoch cap, when that run is in the cache (`bench/convergence.py` trains it), else None."
+    """Final-exit test accuracy (%) of `cfg` retrained with twice its epoch cap, when that run is in the cache
+    (`bench/convergence.py` trains it), else None."""
     c2 = replace(cfg, max_epochs=2 * cfg.max_epochs)
     return round(100 * run(c2, results_dir)['final_acc'], 2) if (run_dir(c2, results_dir)/'metrics.json').exists() else None
 
 # %% ../nbs/14_grids.ipynb #72e4da3a-1
 def cap_hits(cfgs, results_dir=None) -> list[dict]:
-    "The phases of the runs `cfgs` (trained if not cached) that stopped at their epoch cap under schedule='converge' instead of at a validation plateau: run, phase (1-based), epochs, best epoch (1-based), final-exit accuracy (%) and that of the run retrained with twice the cap (None if not trained)."
+    """The phases of the runs `cfgs` (trained if not cached) that stopped at their epoch cap under schedule='converge'
+    instead of at a validation plateau: run, phase (1-based), epochs, best epoch (1-based), final-exit accuracy (%) and
+    that of the run retrained with twice the cap (None if not trained)."""
     hits = []
     for c in cfgs:
         if c.schedule != 'converge': continue
@@ -204,7 +214,9 @@ def cap_hits(cfgs, results_dir=None) -> list[dict]:
 
 # %% ../nbs/14_grids.ipynb #0b8441b5
 def plateau_configs(cfgs, results_dir=None, max_doublings: int = 3) -> list[RunConfig]:
-    "`cfgs` (trained if not cached), each converge run that stopped at its epoch cap replaced by itself with the cap doubled until every phase stops at its validation plateau; at most `max_doublings` times, after which `cap_hits` still lists it."
+    """`cfgs` (trained if not cached), each converge run that stopped at its epoch cap replaced by itself with the cap
+    doubled until every phase stops at its validation plateau; at most `max_doublings` times, after which `cap_hits`
+    still lists it."""
     cfgs = list(cfgs)
     run_many(cfgs, results_dir, progress=False)  # all at once: under EEARLY_TRAIN=0 one RunsMissing names every missing run
     out = []
@@ -217,7 +229,8 @@ def plateau_configs(cfgs, results_dir=None, max_doublings: int = 3) -> list[RunC
 
 # %% ../nbs/14_grids.ipynb #0b8441b5-1
 def raised_caps(cfgs, max_epochs: int, results_dir=None) -> list[dict]:
-    "What `plateau_configs` changed: for each run of `cfgs` (its output) with a cap above `max_epochs`, the run at `max_epochs`, the cap it was raised to and its final-exit accuracy (%) before and after."
+    """What `plateau_configs` changed: for each run of `cfgs` (its output) with a cap above `max_epochs`, the run at
+    `max_epochs`, the cap it was raised to and its final-exit accuracy (%) before and after."""
     acc = lambda c: round(100 * run(c, results_dir)['final_acc'], 2)
     return [dict(run=run_dir(a, results_dir).name, max_epochs=max_epochs, final_acc=acc(a), raised_to=b.max_epochs, final_acc_raised=acc(b))
             for b in cfgs if b.schedule == 'converge' and b.max_epochs > max_epochs for a in [replace(b, max_epochs=max_epochs)]]

@@ -102,7 +102,8 @@ def _check_rank(feat_shape, ranks, head):
 
 # %% ../nbs/02_heads.ipynb #1ff2f6b0-2
 def _pool_mix(x, a, size):
-    "`a`·max + (1−`a`)·avg pooling of maps `x` (B, C, H, W) to `size`: fixed windows when they tile the map (except for channels-last maps that need gradients), else adaptive."
+    """`a`·max + (1−`a`)·avg pooling of maps `x` (B, C, H, W) to `size`: fixed windows when they tile the map (except
+    for channels-last maps that need gradients), else adaptive."""
     h, w = x.shape[-2:]
     cl_grad = x.requires_grad and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
     # same windows; the fixed kernels are faster forward and for NCHW backward, slower for channels-last backward (measured)
@@ -256,7 +257,8 @@ def map_state(f: Callable, h):
 
 # %% ../nbs/02_heads.ipynb #891436bb
 def _native_exits(backbone, exits) -> tuple[list, list]:
-    "(exit names, stages) of a backbone whose classifiers are part of its architecture (`native_exits = True`, e.g. MSDNet)."
+    """(exit names, stages) of a backbone whose classifiers are part of its architecture (`native_exits = True`, e.g.
+    MSDNet)."""
     names = list(backbone.exit_names)
     if exits != 'auto' and (isinstance(exits, (str, int)) or list(exits) != names):
         raise ValueError(f"exits: {type(backbone).__name__} has its exits built in ({', '.join(names)}); use exits='auto'")
@@ -282,7 +284,8 @@ def _check_input_shape(backbone, input_shape) -> tuple:
 
 # %% ../nbs/02_heads.ipynb #5125d7a1-2
 class MultiExit(nn.Module):
-    "A backbone with internal classifiers: `model(x)` returns one logits tensor per exit, the backbone's own output last."
+    """A backbone with internal classifiers: `model(x)` returns one logits tensor per exit, the backbone's own output
+    last."""
     def __init__(self, backbone: nn.Module,
                  exits: Union[str, int, Sequence[str]] = 'auto',  # 'auto', a number of ICs, or candidate names in forward order
                  num_classes: int = None,  # classes of every exit; default: the backbone's output size
@@ -331,7 +334,8 @@ class MultiExit(nn.Module):
     def stages(self) -> list: return self._stages
 
     def head_input(self, h):
-        "What a head reads of the stage output `h`: all of it, or the part a native multi-exit backbone says (`exit_feature`)."
+        """What a head reads of the stage output `h`: all of it, or the part a native multi-exit backbone says
+        (`exit_feature`)."""
         pick = getattr(self.backbone, 'exit_feature', None)
         return h if pick is None else pick(h)
 

@@ -60,7 +60,8 @@ _COSTS = weakref.WeakKeyDictionary()  # model → {(input shape, heads, stages):
 
 # %% ../nbs/15_infer.ipynb #9737c6a6-1
 def _default_costs(model, shape):
-    "`exit_flops(model, shape)`, counted once per model, input shape and set of heads: counting costs more than a forward."
+    """`exit_flops(model, shape)`, counted once per model, input shape and set of heads: counting costs more than a
+    forward."""
     per, key = _COSTS.setdefault(model, {}), (shape, tuple(model.heads), id(model.stages))
     if key not in per: per[key] = exit_flops(model, shape)
     return per[key]
@@ -83,7 +84,8 @@ def predict(model: nn.Module, x: torch.Tensor,
             threshold: float = 0.9,  # leave at the first exit whose score ≥ it: [0, 1] or inf, integers 1..K for patience
             temperatures=None,  # (K,) per-exit temperatures dividing the logits, e.g. from `fit_temperatures`
             costs=None) -> Prediction:  # (K,) cumulative FLOPs per exit; default `exit_flops(model)` (counted outside the timing)
-    "Early-exit inference of the `MultiExit` `model` on the batch `x`: after each exit the samples that leave are dropped from the batch."
+    """Early-exit inference of the `MultiExit` `model` on the batch `x`: after each exit the samples that leave are
+    dropped from the batch."""
     t, costs = _check_inputs(model, x, criterion, temperatures, costs)
     if isinstance(threshold, (list, tuple)) or getattr(threshold, 'ndim', 0): raise ValueError(f'threshold: need one number, got {threshold!r}')
     thr, post = _check_thresholds(threshold, criterion, model.n_exits, 'threshold')[0], _check_post(getattr(model, 'post', None))

@@ -46,7 +46,8 @@ def _kde_entropy(D2: torch.Tensor, noise_var: float) -> float:
 
 # %% ../nbs/10_info.ipynb #a0b5ffc8-1
 def kde_mi(Z, y, noise_var: float = 0.1) -> tuple[float, float]:
-    "KDE pairwise-distance upper bounds (Î(X;Z), Î(Z;Y)) in bits for `Z` (N, D) + N(0, `noise_var`·I) noise, labels `y` (N,)."
+    """KDE pairwise-distance upper bounds (Î(X;Z), Î(Z;Y)) in bits for `Z` (N, D) + N(0, `noise_var`·I) noise, labels
+    `y` (N,)."""
     Z, y = _check_zy(Z, y)
     if not noise_var > 0: raise ValueError(f'noise_var: must be > 0, got {noise_var!r}')
     D2 = torch.cdist(Z, Z, compute_mode='donot_use_mm_for_euclid_dist') ** 2  # exact: the mm shortcut cancels badly
@@ -56,7 +57,8 @@ def kde_mi(Z, y, noise_var: float = 0.1) -> tuple[float, float]:
 
 # %% ../nbs/10_info.ipynb #50b46484
 def binned_mi(Z, y, n_bins: int = 30) -> tuple[float, float]:
-    "Binning estimates (Î(X;Z), Î(Z;Y)) in bits: `n_bins` equal-width bins over the layer's [min, max], rows as symbols."
+    """Binning estimates (Î(X;Z), Î(Z;Y)) in bits: `n_bins` equal-width bins over the layer's [min, max], rows as
+    symbols."""
     Z, y = _check_zy(Z, y)
     if not (isinstance(n_bins, int) and n_bins > 0): raise ValueError(f'n_bins: must be a positive int, got {n_bins!r}')
     lo, hi = Z.min(), Z.max()
@@ -68,7 +70,8 @@ def binned_mi(Z, y, n_bins: int = 30) -> tuple[float, float]:
 
 # %% ../nbs/10_info.ipynb #1eea3b47
 def probe_mi(logits, y) -> float:
-    "Probe lower bound H(Y) − CE(softmax(`logits`), `y`) on I(Z;Y) in bits; logits (N, C); negative for a poor classifier."
+    """Probe lower bound H(Y) − CE(softmax(`logits`), `y`) on I(Z;Y) in bits; logits (N, C); negative for a poor
+    classifier."""
     logits, y = torch.as_tensor(logits), torch.as_tensor(y).cpu().long()
     if logits.dim() != 2 or len(logits) == 0: raise ValueError(f'logits: need an (N, C) tensor, got shape {tuple(logits.shape)}')
     if y.shape != (len(logits),): raise ValueError(f'y: need shape ({len(logits)},), one label per row of logits, got {tuple(y.shape)}')
@@ -86,7 +89,8 @@ def _standardise(Z: torch.Tensor, scale: str = 'feature') -> torch.Tensor:
 def information_plane(model: nn.Module, loader, checkpoints, n: int = 1000, estimator: str = 'kde',
                       noise_var: float = 0.1, n_bins: int = 30,
                       scale: str = 'feature') -> pd.DataFrame:  # 'feature': standardised columns; 'dim': also divided by √D
-    "Per checkpoint and exit layer: `I_XZ`, `I_ZY` (bits, by `estimator`) of standardised pooled features and `probe_I_ZY` of the exit's logits."
+    """Per checkpoint and exit layer: `I_XZ`, `I_ZY` (bits, by `estimator`) of standardised pooled features and
+    `probe_I_ZY` of the exit's logits."""
     est = {'kde': lambda Z, y: kde_mi(Z, y, noise_var), 'binned': lambda Z, y: binned_mi(Z, y, n_bins)}
     if estimator not in est: raise ValueError(f"estimator: must be 'kde' or 'binned', got {estimator!r}")
     if scale not in ('feature', 'dim'): raise ValueError(f"scale: must be 'feature' or 'dim', got {scale!r}")

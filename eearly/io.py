@@ -58,7 +58,8 @@ def resolve_path(p) -> Path:
 
 # %% ../nbs/04_io.ipynb #5aa278b7
 def cpu_name() -> str:
-    "The CPU's model name (from /proc/cpuinfo on Linux), else what `platform` knows: speeds and float reduction order depend on it."
+    """The CPU's model name (from /proc/cpuinfo on Linux), else what `platform` knows: speeds and float reduction order
+    depend on it."""
     try: return next(l.split(':', 1)[1].strip() for l in Path('/proc/cpuinfo').read_text().splitlines() if l.startswith('model name'))
     except (OSError, StopIteration): return platform.processor() or platform.machine()
 

@@ -17,7 +17,8 @@ __all__ = ['PARAM_SETS', 'exit_loss', 'filter_normalized_direction', 'loss_line'
 # %% ../nbs/11_landscape.ipynb #6a1195ed
 def exit_loss(k: int = None,  # the exit whose CE is the loss (-1: the final); None: all exits
               weights=None):  # with k=None, one weight per exit for a weighted sum instead of the mean
-    "A `loss_fn(outputs, y)`: cross-entropy of exit `k` (-1 is the final), or over all exits their mean or `weights`-weighted sum."
+    """A `loss_fn(outputs, y)`: cross-entropy of exit `k` (-1 is the final), or over all exits their mean or
+    `weights`-weighted sum."""
     if k is not None and weights is not None: raise ValueError('k, weights: give at most one of them')
     if k is not None and not isinstance(k, int): raise ValueError(f'k: must be an exit index (int) or None for all exits, got {k!r}')
     def loss_fn(outputs, y):
@@ -44,7 +45,8 @@ def filter_normalized_direction(model: nn.Module,
                                 seed: int = 0,  # of the `torch.Generator` drawing the Gaussian
                                 params: str = 'all',  # 'all', 'backbone' (names under `backbone.`) or 'heads' (the rest)
                                ) -> dict[str, torch.Tensor]:  # parameter name -> direction of the parameter's shape
-    "A Gaussian direction per parameter of `model`, rescaled per output filter to the weights' filter norms; 1-D and unselected tensors are 0."
+    """A Gaussian direction per parameter of `model`, rescaled per output filter to the weights' filter norms; 1-D and
+    unselected tensors are 0."""
     g, out = torch.Generator().manual_seed(seed), {}
     for name, w in model.named_parameters():
         d = torch.randn(w.shape, generator=g).to(w.device, w.dtype)  # drawn on the CPU: the same direction on every device
@@ -104,7 +106,8 @@ def _sweep(model, loss_fn, data, dirs, coords) -> list[float]:
 
 # %% ../nbs/11_landscape.ipynb #06c35a8d-5
 def loss_line(model: nn.Module, loss_fn, data, steps: int = 21, span: float = 1.0, seed: int = 0, params: str = 'all'):
-    "Mean loss over the batches `data` at θ + αδ for `steps` values α ∈ [-span, span]: (alphas (steps,), losses (steps,))."
+    """Mean loss over the batches `data` at θ + αδ for `steps` values α ∈ [-span, span]: (alphas (steps,), losses
+    (steps,))."""
     a = _grid(steps, span)
     d = filter_normalized_direction(model, seed, params)
     return a, _stack(_sweep(model, loss_fn, data, [d], [(float(x),) for x in a]))
@@ -117,7 +120,8 @@ def loss_surface(model: nn.Module,  # left bit-identical, modes included
                  span: float = 1.0,  # α, β ∈ [-span, span], in units of the filter-normalised directions
                  seed: int = 0,  # δ uses `seed`, η `seed + 1`
                  params: str = 'all'):  # which parameters move: 'all', 'backbone' or 'heads'
-    "Mean loss at θ + αδ + βη, directions of seeds `seed` and `seed + 1`: (alphas (steps,), betas (steps,), Z (steps, steps[, L]))."
+    """Mean loss at θ + αδ + βη, directions of seeds `seed` and `seed + 1`: (alphas (steps,), betas (steps,), Z (steps,
+    steps[, L]))."""
     a = _grid(steps, span)
     d, e = filter_normalized_direction(model, seed, params), filter_normalized_direction(model, seed + 1, params)
     z = _sweep(model, loss_fn, data, [d, e], [(float(x), float(y)) for x in a for y in a])
@@ -153,7 +157,8 @@ def interpolate(model_a: nn.Module, model_b: nn.Module,  # same architecture; ne
                 ts,  # the t's; 0 gives A, 1 gives B, outside [0, 1] extrapolates
                 bn_data=None,  # list of (x, y) batches to recompute BN statistics at every t; None: interpolate buffers
                ) -> list:  # mean loss over `data` per t (a float, or a tensor (L,) for vector-valued `loss_fn`)
-    "Mean loss over `data` at θ(t) = (1−t)θ_A + tθ_B for each t in `ts`; BN recomputed over `bn_data` at each t, or interpolated."
+    """Mean loss over `data` at θ(t) = (1−t)θ_A + tθ_B for each t in `ts`; BN recomputed over `bn_data` at each t, or
+    interpolated."""
     return _blend_losses([model_a, model_b], [(1 - float(t), float(t)) for t in ts], loss_fn, data, bn_data)
 
 # %% ../nbs/11_landscape.ipynb #f00dcc7f-2
@@ -175,7 +180,8 @@ def plane(models,  # three models (A, B, C) of one architecture; none is modifie
           steps: int = 21,  # grid points per axis
           margin: float = 0.2,  # extra room on each side, as a fraction of the points' extent along that axis
           bn_data=None) -> dict:  # as in `interpolate`
-    "Loss on the plane through three models (A, B, C): dict of `alphas` (steps,), `betas` (steps,), `Z` (steps, steps), `points` (3, 2), `point_losses` (3,)."
+    """Loss on the plane through three models (A, B, C): dict of `alphas` (steps,), `betas` (steps,), `Z` (steps,
+    steps), `points` (3, 2), `point_losses` (3,)."""
     if len(models) != 3: raise ValueError(f'models: need three models (A, B, C), got {len(models)}')
     if not (isinstance(steps, int) and steps >= 2): raise ValueError(f'steps: must be an int ≥ 2, got {steps!r}')
     if not margin >= 0: raise ValueError(f'margin: must be ≥ 0, got {margin!r}')

@@ -52,7 +52,8 @@ def _int(v): return isinstance(v, int) and not isinstance(v, bool)
 # %% ../nbs/06_methods.ipynb #014313ca-3
 @dataclass
 class Method:
-    "An early-exit method: its training options (the dataclass fields) and what it does to a model, its phases and its loss."
+    """An early-exit method: its training options (the dataclass fields) and what it does to a model, its phases and its
+    loss."""
     name: ClassVar[str] = None  # the key in `METHODS`
     criterion: ClassVar[str] = 'max_prob'  # exit rule at evaluation (an `evaluate.CRITERIA` name)
     trains_as: ClassVar[str] = None  # a method whose training this one shares exactly: its runs reuse that method's weights, evaluated with this `criterion`
@@ -99,7 +100,8 @@ def as_method(m) -> Method:
 
 # %% ../nbs/06_methods.ipynb #18466be6
 class ExitOutputs(list):
-    "The list of exit outputs, with the auxiliary loss of the forward that made them (GPF's imitation loss); nothing stays on the model."
+    """The list of exit outputs, with the auxiliary loss of the forward that made them (GPF's imitation loss); nothing
+    stays on the model."""
     def __init__(self, outs, aux_loss=None):
         super().__init__(outs)
         self.aux_loss = aux_loss
@@ -117,7 +119,8 @@ class CascadeHead(nn.Module):
 
 # %% ../nbs/06_methods.ipynb #18466be6-2
 class GeometricEnsemble(nn.Module):
-    "ZTW: once `enabled`, IC k outputs `mean_{j≤k} exp(w_kj)·log_softmax(z_j) + b_k`; before that, and for the final exit, outputs pass through."
+    """ZTW: once `enabled`, IC k outputs `mean_{j≤k} exp(w_kj)·log_softmax(z_j) + b_k`; before that, and for the final
+    exit, outputs pass through."""
     trained_alone = True  # trained in its own phase, with the rest of the model frozen
     def __init__(self, n_ics: int, num_classes: int):
         super().__init__()
@@ -134,7 +137,8 @@ class GeometricEnsemble(nn.Module):
 
 # %% ../nbs/06_methods.ipynb #c7a1e5f0
 class GPFMerge(nn.Module):
-    "GPF as its authors wrote it: tanh states imitated by tanh maps, past and future logits mixed as `2λ·past + (2−2λ)·future`."
+    """GPF as its authors wrote it: tanh states imitated by tanh maps, past and future logits mixed as `2λ·past +
+    (2−2λ)·future`."""
     def __init__(self, n_ics: int, dim: int, num_classes: int, dropout: float = 0.1, init_std: float = 0.02):
         super().__init__()
         c = num_classes
@@ -165,7 +169,8 @@ class GPFMerge(nn.Module):
 
 # %% ../nbs/06_methods.ipynb #d2b6f9a3
 class EEBGPFMerge(nn.Module):
-    "GPF as the benchmark code (EEB) has it: IC i sums the logit projections of past states (detached earlier ones and its own) and of imitated future states, mixed by a per-class gate."
+    """GPF as the benchmark code (EEB) has it: IC i sums the logit projections of past states (detached earlier ones and
+    its own) and of imitated future states, mixed by a per-class gate."""
     def __init__(self, n_ics: int, dim: int, num_classes: int):
         super().__init__()
         self.imitators = nn.ModuleList([nn.Sequential(nn.Linear(dim, dim), nn.ReLU()) for _ in range(n_ics)])  # imitator j predicts state j
@@ -207,7 +212,8 @@ class SDN(Method):
 @register_method
 @dataclass
 class PBEE(Method):
-    "PBEE (Zhou et al. 2020): SDN's heads and training; at evaluation a sample leaves once consecutive exits agree (patience)."
+    """PBEE (Zhou et al. 2020): SDN's heads and training; at evaluation a sample leaves once consecutive exits agree
+    (patience)."""
     # Our threshold t counts the exits that agree in a row, the current one included, so t is PABEE's patience t − 1.
     # It trains with SDN's uniform loss, as the benchmark code (EEB) does; PABEE itself weights exit i's CE by (i+1):
     # that is `weighting='linear'` (e.g. `method_kw=dict(weighting='linear')`).
@@ -219,7 +225,8 @@ class PBEE(Method):
 @register_method
 @dataclass
 class ZTW(Method):
-    "ZTW (Wołczyk et al. 2021): cascading ICs, then geometric ensembles trained in their own phase on the frozen cascade."
+    """ZTW (Wołczyk et al. 2021): cascading ICs, then geometric ensembles trained in their own phase on the frozen
+    cascade."""
     name: ClassVar[str] = 'ztw'
     version: ClassVar[int] = 2  # 2: the ensemble phase trains 2 epochs, as the benchmark code (EEB) does, not 1
     ensemble_epochs: int = 2  # epochs of the ensemble phase after the regime's phases (0: the cascade alone)
@@ -266,7 +273,8 @@ class _GPFFields(Method):
 @register_method
 @dataclass
 class GPF(_GPFFields):
-    "GPF (Liao et al. 2021) as its authors wrote it (lancopku/Early-Exit): tanh state heads, tanh imitators, `GPFMerge`."
+    """GPF (Liao et al. 2021) as its authors wrote it (lancopku/Early-Exit): tanh state heads, tanh imitators,
+    `GPFMerge`."""
     name: ClassVar[str] = 'gpf'
     version: ClassVar[int] = 2  # 2: the authors' GPF; version 1 was the benchmark code's, now `gpf_eeb`
     gpf_lr: float = 3e-3  # its validation pick (bench/gpf_lr.py); the authors' 1e-5 to 5e-5 fine-tune a pretrained BERT
@@ -309,7 +317,8 @@ def param_groups(model: MultiExit) -> dict:
 
 # %% ../nbs/06_methods.ipynb #b2dce70c
 def method_loss(model: MultiExit, method: Method, outputs: list, y, weights=None):
-    "(loss, per-exit CE (K,)) of one batch: weighted CE over exits, distillation into the ICs, and the method's auxiliary loss."
+    """(loss, per-exit CE (K,)) of one batch: weighted CE over exits, distillation into the ICs, and the method's
+    auxiliary loss."""
     ce = torch.stack([F.cross_entropy(o, y) for o in outputs])
     per_exit = ce
     if method.distill:
@@ -323,7 +332,8 @@ def method_loss(model: MultiExit, method: Method, outputs: list, y, weights=None
 # %% ../nbs/06_methods.ipynb #h2a2b3c4
 @torch.no_grad()
 def gpf_gates(model: MultiExit, loader, device=None) -> torch.Tensor:
-    "Mean gate λ of each IC and class over the samples of `loader` (n_ics, C), of a `gpf` or `gpf_eeb` model, in eval mode."
+    """Mean gate λ of each IC and class over the samples of `loader` (n_ics, C), of a `gpf` or `gpf_eeb` model, in eval
+    mode."""
     merge = getattr(model, 'post', None)
     if not isinstance(merge, (GPFMerge, EEBGPFMerge)):
         raise ValueError(f'model: gpf_gates needs a model prepared for gpf or gpf_eeb, got post={type(merge).__name__}')

@@ -80,7 +80,8 @@ def _branch(cin, cout, stride, bn_width):
 
 # %% ../nbs/01_models.ipynb #a8c71cd9-2
 class MSDLayer(nn.Module):
-    "Dense layer from the last `n_in` of `len(chans)` scales to the last `n_out`: each scale gets a conv of itself and a stride-2 conv of the finer scale when the input has it."
+    """Dense layer from the last `n_in` of `len(chans)` scales to the last `n_out`: each scale gets a conv of itself and
+    a stride-2 conv of the finer scale when the input has it."""
     def __init__(self, chans, growth, bn_factor, n_in, n_out):
         super().__init__()
         first, self.skip = len(chans) - n_in, n_in - n_out  # first input scale; dropped inputs only feed the next scale
@@ -120,7 +121,8 @@ class MSDTransition(nn.Module):
 
 # %% ../nbs/01_models.ipynb #a66ebcca-2
 class MSDClassifier(nn.Module):
-    "MSDNet's classifier on the coarsest scale: two stride-2 3×3 convs of `width` channels, global average pool, linear."
+    """MSDNet's classifier on the coarsest scale: two stride-2 3×3 convs of `width` channels, global average pool,
+    linear."""
     def __init__(self, cin, num_classes, width=128):
         super().__init__()
         self.convs = nn.Sequential(_conv_bn(cin, width, 3, 2), _conv_bn(width, width, 3, 2))
@@ -136,7 +138,8 @@ class _Coarsest(nn.Module):
 STEPMODES = {'even': lambda i, step: step, 'lin_grow': lambda i, step: step * i + 1}
 
 def _scale_schedule(n_layers: int, n_scales: int) -> list:
-    "(input scales, output scales) of each of `n_layers` layers: the finest is dropped every ⌈n_layers / n_scales⌉ layers."
+    """(input scales, output scales) of each of `n_layers` layers: the finest is dropped every ⌈n_layers / n_scales⌉
+    layers."""
     every = math.ceil(n_layers / n_scales)
     return [(n_scales - max(0, l - 2) // every, n_scales - (l - 1) // every) for l in range(1, n_layers + 1)]
 
@@ -245,7 +248,8 @@ def vit_small(num_classes=10, in_chans=3, image_size=224, patch_size=16, depth=1
 
 # %% ../nbs/01_models.ipynb #0d96d967-5
 def vit_mini(num_classes=10, in_chans=3, image_size=32, patch_size=None, depth=6, dim=64, heads=4, mlp_ratio=2, **kw):
-    "A ViT small enough for a CPU (6 blocks, 64 wide, 4 heads); `patch_size` defaults to image_size / 4, i.e. 4×4 patches + a class token."
+    """A ViT small enough for a CPU (6 blocks, 64 wide, 4 heads); `patch_size` defaults to image_size / 4, i.e. 4×4
+    patches + a class token."""
     return vit_tiny(num_classes, in_chans, image_size, patch_size or max(1, image_size // 4), depth, dim, heads, mlp_ratio, **kw)
 
 # %% ../nbs/01_models.ipynb #16af06a1

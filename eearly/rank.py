@@ -14,7 +14,8 @@ __all__ = ['singular_values', 'numerical_rank', 'effective_rank', 'stable_rank',
 
 # %% ../nbs/09_rank.ipynb #ed2004c8
 def singular_values(Z, center: bool = False, method: str = 'svd') -> torch.Tensor:
-    "Singular values (min(N, D),) of `Z` (N, D) in float64, descending; columns centered first when `center`; `method` 'svd' or 'gram'."
+    """Singular values (min(N, D),) of `Z` (N, D) in float64, descending; columns centered first when `center`; `method`
+    'svd' or 'gram'."""
     if method not in ('svd', 'gram'): raise ValueError(f"method: must be 'svd' or 'gram', got {method!r}")
     Z = torch.as_tensor(Z)
     if Z.dim() != 2 or 0 in Z.shape: raise ValueError(f'Z: need a 2-d (N, D) matrix with N ≥ 1 and D ≥ 1, got shape {tuple(Z.shape)}')
@@ -65,7 +66,8 @@ def _columns(d: int, max_features: int | None, seed: int):
 # %% ../nbs/09_rank.ipynb #de771d3a-2
 def collect_activations(model: MultiExit, loader, n: int = 2000, where: str = 'exits', reduce: str = 'flatten',
                         max_features: int | None = 8000, seed: int = 0) -> dict:
-    "Per layer, float32 CPU features (N, D) of the first `n` samples of `loader`, in eval mode; options under `'_meta'`."
+    """Per layer, float32 CPU features (N, D) of the first `n` samples of `loader`, in eval mode; options under
+    `'_meta'`."""
     if where not in ('exits', 'blocks'): raise ValueError(f"where: must be 'exits' or 'blocks', got {where!r}")
     if reduce not in ('flatten', 'pool'): raise ValueError(f"reduce: must be 'flatten' or 'pool', got {reduce!r}")
     if not (isinstance(n, int) and n > 0): raise ValueError(f'n: must be a positive int, got {n!r}')
@@ -100,7 +102,8 @@ def collect_activations(model: MultiExit, loader, n: int = 2000, where: str = 'e
 
 # %% ../nbs/09_rank.ipynb #d19c9c69
 def rank_profile(acts: dict, rtols=(1e-2, 1e-3, 1e-4), center: bool = True, method: str = 'svd') -> pd.DataFrame:
-    "Per layer of `acts` and σ-rtol: numerical, effective and stable rank, `n`, `d` and `rank_frac` = rank / min(N − center, D); σ by `method`."
+    """Per layer of `acts` and σ-rtol: numerical, effective and stable rank, `n`, `d` and `rank_frac` = rank / min(N −
+    center, D); σ by `method`."""
     if not len(rtols): raise ValueError('rtols: need at least one tolerance')
     rows = []
     for layer, Z in acts.items():

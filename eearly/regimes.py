@@ -129,7 +129,8 @@ def _check_phase(p: Phase):
 
 # %% ../nbs/07_regimes.ipynb #dee05007-2
 class PhaseOptimizer:
-    "The optimizers of one phase stepped as one, with their LR schedules: one per optimizer name among the roles it trains."
+    """The optimizers of one phase stepped as one, with their LR schedules: one per optimizer name among the roles it
+    trains."""
     def __init__(self, p: Phase, groups: dict, steps: int):  # groups: role -> parameters (`_set_trainable`)
         by_name = {}
         for role, ps in groups.items():
@@ -147,7 +148,8 @@ class PhaseOptimizer:
     def step(self):
         for o, s in zip(self.opts, self.scheds): o.step(); s.step()
     def drop_lr(self, factor: float = PLATEAU_FACTOR):
-        "Scale every learning rate by `factor` from now on (the schedulers' base LRs too, so it lasts and is checkpointed)."
+        """Scale every learning rate by `factor` from now on (the schedulers' base LRs too, so it lasts and is
+        checkpointed)."""
         for o, s in zip(self.opts, self.scheds):
             s.base_lrs = [b * factor for b in s.base_lrs]
             for g in o.param_groups: g['lr'] *= factor
@@ -234,17 +236,20 @@ def _save_checkpoint(path, state: dict):
 
 # %% ../nbs/07_regimes.ipynb #9d3e58bd
 def tracked_exits(train: str, n_exits: int) -> list:
-    "The exits a phase that trains `train` improves (`PHASE_KINDS`): the final one for `backbone`, the ICs for `heads`/`ensemble`, all for `all`."
+    """The exits a phase that trains `train` improves (`PHASE_KINDS`): the final one for `backbone`, the ICs for
+    `heads`/`ensemble`, all for `all`."""
     return PHASE_KINDS[train].tracked(n_exits)
 
 # %% ../nbs/07_regimes.ipynb #9d3e58bd-1
 class EarlyStopper:
-    "Per-exit early stopping on validation accuracy: a plateau is every tracked exit `patience` epochs without improving by more than `min_delta`; the first `drops` plateaus lower the LR, the next one stops."
+    """Per-exit early stopping on validation accuracy: a plateau is every tracked exit `patience` epochs without
+    improving by more than `min_delta`; the first `drops` plateaus lower the LR, the next one stops."""
     def __init__(self, patience: int, tracked: list, drops: int = 0, min_delta: float = 0.0):
         self.patience, self.tracked, self.drops, self.min_delta = patience, list(tracked), drops, min_delta
         self.best, self.bad, self.best_state, self.best_epoch = {}, {}, None, None
     def step(self, acc: list, epoch: int, model: nn.Module) -> str | None:
-        "Record the exit accuracies `acc` of `epoch` (keeping `model`'s state when any tracked exit improved): 'drop', 'stop' or None."
+        """Record the exit accuracies `acc` of `epoch` (keeping `model`'s state when any tracked exit improved): 'drop',
+        'stop' or None."""
         better = [i for i in self.tracked if acc[i] > self.best.get(i, -1.0) + self.min_delta]
         for i in self.tracked: self.bad[i] = 0 if i in better else self.bad.get(i, 0) + 1
         for i in better: self.best[i] = acc[i]
@@ -288,7 +293,8 @@ def _phase_epochs(phases, schedule, phase_epochs, total_epochs, backbone_frac, m
 
 # %% ../nbs/07_regimes.ipynb #r2a2b3c4
 def _method_phases(phases, method, epochs, phase_kw, schedule, defaults) -> tuple:
-    "The regime's `Phase`s with the method's settings, `defaults` and each phase's `phase_kw` overrides, then the method's extra phases."
+    """The regime's `Phase`s with the method's settings, `defaults` and each phase's `phase_kw` overrides, then the
+    method's extra phases."""
     kws = phase_kw or [{}] * len(phases)
     if len(kws) != len(phases): raise ValueError(f'phase_kw: {len(kws)} entries for {len(phases)} phases')
     names = [f.name for f in fields(Phase)]
@@ -350,7 +356,8 @@ def _check_plan(plan: Plan):
 def make_plan(regime='mixed', method='sdn', *, phase_epochs=None, total_epochs=None, backbone_frac=BACKBONE_FRAC, phase_kw=None,
               schedule='equal_epochs', max_epochs=None, seed=0, patience=None, min_delta=0.0, ckpt_dir=None, phase1_dir=None,
               keep_phase1_epochs=False, **phase_defaults) -> Plan:
-    "The `Plan` of `regime` and `method`: `phase_defaults` are `Phase` fields (lr, optimizer, ...) for every phase, `phase_kw` one dict of overrides per regime phase."
+    """The `Plan` of `regime` and `method`: `phase_defaults` are `Phase` fields (lr, optimizer, ...) for every phase,
+    `phase_kw` one dict of overrides per regime phase."""
     phases, method = regime_phases(regime), as_method(method)
     epochs = _phase_epochs(phases, schedule, phase_epochs, total_epochs, backbone_frac, max_epochs)
     return Plan(regime, _method_phases(phases, method, epochs, phase_kw, schedule, phase_defaults), method, seed, schedule,
@@ -417,7 +424,8 @@ def _fingerprint(module: nn.Module) -> str:
 
 # %% ../nbs/07_regimes.ipynb #dec29512
 class Callback:
-    "A part of training: a method per `Learner` event it handles, each called with the learner; lower `order` runs first."
+    """A part of training: a method per `Learner` event it handles, each called with the learner; lower `order` runs
+    first."""
     order = 50
 
 # %% ../nbs/07_regimes.ipynb #dec29512-1
@@ -426,7 +434,8 @@ class CancelBatch(Exception):
 
 # %% ../nbs/07_regimes.ipynb #r9a2b3c4
 class FnCallback(Callback):
-    "A function `fn(event, info)` as a callback, with the events `fit` documents: 'phase_start', 'step_end', 'epoch_end'."
+    """A function `fn(event, info)` as a callback, with the events `fit` documents: 'phase_start', 'step_end',
+    'epoch_end'."""
     def __init__(self, fn): self.fn = fn
     def _info(self, l, **kw) -> dict: return dict(phase=l.pi, train=l.phase.train, model=l.model, **kw)
     def before_phase(self, l): self.fn('phase_start', self._info(l, optimizer=l.opt))
@@ -436,7 +445,8 @@ class FnCallback(Callback):
 
 # %% ../nbs/07_regimes.ipynb #s1a2b3c4
 class Learner:
-    "Trains `model` through `plan`: four short loops, and callbacks for everything else (`Callback`); same seed and initial weights give bit-identical weights on CPU."
+    """Trains `model` through `plan`: four short loops, and callbacks for everything else (`Callback`); same seed and
+    initial weights give bit-identical weights on CPU."""
     def __init__(self, model: MultiExit, plan: Plan, train_dl, val_dl=None, device=None, callbacks=(), progress: bool = False):
         _check_fit_inputs(model, plan, train_dl, val_dl)
         self.model, self.plan, self.train_dl, self.val_dl = model, plan, train_dl, val_dl
@@ -515,7 +525,8 @@ class Learner:
         return rec
 
     def _prepare(self):
-        "The method's modules (from their own random stream, so phase 1 is the same for every method), the device, the seeds."
+        """The method's modules (from their own random stream, so phase 1 is the same for every method), the device, the
+        seeds."""
         m, method = self.model, self.plan.method
         if getattr(m, '_eearly_method', None) is None:
             with torch.random.fork_rng():
@@ -527,7 +538,8 @@ class Learner:
 
 # %% ../nbs/07_regimes.ipynb #s2a2b3c4
 class NonFiniteLoss(Callback):
-    "Ends training with a `FloatingPointError` naming the phase, epoch and the exits that went non-finite first, without a host sync per step."
+    """Ends training with a `FloatingPointError` naming the phase, epoch and the exits that went non-finite first,
+    without a host sync per step."""
     order = 0
     def before_epoch(self, l):
         self.first_bad = torch.zeros(l.model.n_exits, dtype=torch.bool, device=l.device)
@@ -544,7 +556,8 @@ class NonFiniteLoss(Callback):
 
 # %% ../nbs/07_regimes.ipynb #s3a2b3c4
 class EarlyStopping(Callback):
-    "Per-exit early stopping (`EarlyStopper`) on the exits each phase tracks: the first plateaus lower the LR ('plateau' schedule), the next ends the phase, whose best state is restored."
+    """Per-exit early stopping (`EarlyStopper`) on the exits each phase tracks: the first plateaus lower the LR
+    ('plateau' schedule), the next ends the phase, whose best state is restored."""
     order = 10
     def before_phase(self, l):
         p = l.phase
@@ -558,7 +571,8 @@ class EarlyStopping(Callback):
 
 # %% ../nbs/07_regimes.ipynb #s4a2b3c4
 class Recorder(Callback):
-    "The history: one record per epoch, and one summary per phase (epochs run, best epoch, seconds, samples seen) when it ends."
+    """The history: one record per epoch, and one summary per phase (epochs run, best epoch, seconds, samples seen) when
+    it ends."""
     order = 20
     def after_epoch(self, l):
         s = l.summary
@@ -570,7 +584,8 @@ class Recorder(Callback):
 
 # %% ../nbs/07_regimes.ipynb #s5a2b3c4
 class Checkpoint(Callback):
-    "`last.pt` after every epoch (atomic, the one before kept as `last.prev.pt`), resumed from at `before_fit`; `phase<i>_<train>.pt` after each phase. Every rank resumes, only rank 0 writes."
+    """`last.pt` after every epoch (atomic, the one before kept as `last.prev.pt`), resumed from at `before_fit`;
+    `phase<i>_<train>.pt` after each phase. Every rank resumes, only rank 0 writes."""
     order = 30
     def __init__(self, path: Path, write: bool = True): self.path, self.write, self.resume = Path(path), write, None
     def before_fit(self, l):
@@ -603,7 +618,8 @@ class Checkpoint(Callback):
 
 # %% ../nbs/07_regimes.ipynb #s6a2b3c4
 class DDP(Callback):
-    "Under torchrun: each phase's model in one `DistributedDataParallel` that syncs exactly what the phase trains; every rank draws the same global batch and trains on its strided share."
+    """Under torchrun: each phase's model in one `DistributedDataParallel` that syncs exactly what the phase trains;
+    every rank draws the same global batch and trains on its strided share."""
     order = 40
     def before_phase(self, l):
         kw = dict(device_ids=[l.device.index]) if l.device.type == 'cuda' else {}
@@ -624,7 +640,8 @@ class Progress(Callback):
 
 # %% ../nbs/07_regimes.ipynb #s8a2b3c4
 class SharedPhase1(Callback):
-    "Phase 1 from `plan.phase1_dir` when it holds one of the same settings (replayed: records, `after_replayed_epoch` with each kept epoch's weights, RNG), else trained here and saved there."
+    """Phase 1 from `plan.phase1_dir` when it holds one of the same settings (replayed: records, `after_replayed_epoch`
+    with each kept epoch's weights, RNG), else trained here and saved there."""
     order = 60  # `before_fit` after `Checkpoint`'s, which may resume; each epoch's backbone after every other callback
     states = None  # each epoch's backbone while phase 1 trains here with `keep_phase1_epochs`
     def before_fit(self, l):
@@ -665,7 +682,8 @@ class SharedPhase1(Callback):
 
 # %% ../nbs/07_regimes.ipynb #s9a2b3c4
 def _standard_callbacks(plan: Plan, rank: int, world: int, progress: bool) -> list:
-    "The callbacks `plan` calls for: the non-finite check and the history always; stopping, checkpoints, a shared phase 1, DDP and progress when asked."
+    """The callbacks `plan` calls for: the non-finite check and the history always; stopping, checkpoints, a shared
+    phase 1, DDP and progress when asked."""
     cbs = [NonFiniteLoss(), Recorder()] + ([EarlyStopping()] if plan.patience else [])
     if plan.ckpt_dir is not None: cbs.append(Checkpoint(Path(plan.ckpt_dir)/'last.pt', write=rank == 0))
     if plan.shares_phase1 and world == 1: cbs.append(SharedPhase1())

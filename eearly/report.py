@@ -51,12 +51,14 @@ RERUN_GLOB = 'rerun*.json'  # `bench/rerun.py --out <fig_dir>/rerun[-<what>].jso
 
 # %% ../nbs/17_report.ipynb #2c5b9a9a
 def rerun_checks(fig_dir) -> list[dict]:
-    "The rerun checks next to the figures in `fig_dir` (`rerun*.json`, in name order): checks made on different days, of different figures, stand side by side."
+    """The rerun checks next to the figures in `fig_dir` (`rerun*.json`, in name order): checks made on different days,
+    of different figures, stand side by side."""
     return [json.loads(p.read_text()) for p in sorted(resolve_path(fig_dir).glob(RERUN_GLOB))]
 
 # %% ../nbs/17_report.ipynb #736c65e3
 def _rerun_lines(r: dict) -> list[str]:
-    "The results page's paragraph on one `bench/rerun.py` check: the figures made again (and what of them, when not whole), the verdicts that flipped, the largest change of a headline number."
+    """The results page's paragraph on one `bench/rerun.py` check: the figures made again (and what of them, when not
+    whole), the verdicts that flipped, the largest change of a headline number."""
     big = r.get('max_headline_change')
     top = f"; largest change of a headline number {big['change']:+.4g} ({big['figure']}: {big['key']})" if big else ''
     scope = f" ({r['scope']})" if r.get('scope') else ''
@@ -65,7 +67,8 @@ def _rerun_lines(r: dict) -> list[str]:
 
 # %% ../nbs/17_report.ipynb #c4b1fb8f
 def _rerun_flip(checks: list, figure: str, f: dict) -> str:
-    "What the rerun checks found for the finding `f` of `figure` when its verdict flipped; None when it did not, or when `f` no longer has the verdict a check was compared with."
+    """What the rerun checks found for the finding `f` of `figure` when its verdict flipped; None when it did not, or
+    when `f` no longer has the verdict a check was compared with."""
     flips = [f"{r['verdict_b']} with {c['threads']} torch thread(s), effect {r['effect_b']:+.4g}" for c in checks for r in c.get('flipped', [])
              if (r['figure'], r['claim']) == (figure, f['claim']) and r['verdict_a'] == f['verdict']]
     return '; '.join(flips) or None
@@ -75,7 +78,8 @@ FLOORS = {'cnn': {'joint': 91.0, 'mixed': 91.0, 'disjoint': 90.5}, 'vit_mini': {
 
 # %% ../nbs/17_report.ipynb #ebc920c9
 def _floor_lines(metas: list, why: dict = None) -> list[str]:
-    "The results page's paragraph on the default profile's accuracy floors, from `fig_acc_vs_flops`'s mean final-exit accuracy per backbone and regime; `why[('floors', '<backbone> <regime>')]`: the reason of a shortfall."
+    """The results page's paragraph on the default profile's accuracy floors, from `fig_acc_vs_flops`'s mean final-exit
+    accuracy per backbone and regime; `why[('floors', '<backbone> <regime>')]`: the reason of a shortfall."""
     m = next((m for m in metas if m['figure'] == 'fig_acc_vs_flops' and m.get('profile') == 'default' and m.get('training_compute')), None)
     if m is None: return []
     rows = [(t['backbone'], t['regime'], t['final_acc_mean'], FLOORS[t['backbone']][t['regime']])
@@ -96,7 +100,8 @@ def _raised_text(metas: list) -> str:
 
 # %% ../nbs/17_report.ipynb #1ac385e4
 def _cap_lines(metas: list) -> list[str]:
-    "The results page's paragraph on the phases that stopped at their epoch cap, from the `cap_hits` (and `cap_raised`) of the figures that record them."
+    """The results page's paragraph on the phases that stopped at their epoch cap, from the `cap_hits` (and
+    `cap_raised`) of the figures that record them."""
     if not (checked := [m['figure'] for m in metas if 'cap_hits' in m]): return []
     hits = {(h['run'], h['phase']): h for m in metas for h in m.get('cap_hits') or []}.values()  # figures share runs
     cost = lambda h: ('' if 'final_acc_2x' not in h else '; not retrained with twice the cap' if h['final_acc_2x'] is None else  # '': a figure made before hits carried it
@@ -113,7 +118,8 @@ CAVEATS_YAML = 'caveats.yaml'  # <fig_dir>/caveats.yaml: figure -> claim -> what
 
 # %% ../nbs/17_report.ipynb #9094aa8c
 def _claim_notes(fig_dir: Path, metas: list, name: str = REASONS_YAML) -> dict:
-    "(figure, claim) -> the sentence the YAML `name` in `fig_dir` gives for it; a sentence for a claim no figure made fails, naming the claims there are."
+    """(figure, claim) -> the sentence the YAML `name` in `fig_dir` gives for it; a sentence for a claim no figure made
+    fails, naming the claims there are."""
     f = fig_dir/name
     given = yaml.safe_load(f.read_text()) or {} if f.exists() else {}
     claims = {m['figure']: [x['claim'] for x in m.get('findings') or []] for m in metas} | {'floors': [f'{b} {r}' for b in FLOORS for r in FLOORS[b]]}
@@ -141,7 +147,8 @@ def _effect_text(f: dict) -> str:
 
 # %% ../nbs/17_report.ipynb #c2a2b3c4
 def _claims_lines(found: list) -> list[str]:
-    "The results page's opening: the verdict count, then one row per tested claim (figure, finding) with what the paper reports, our verdict and the effect."
+    """The results page's opening: the verdict count, then one row per tested claim (figure, finding) with what the
+    paper reports, our verdict and the effect."""
     if not found: return []
     cell = lambda s: str(s).replace('|', '\\|')  # a claim's own | would end its cell
     rows = [f"| {cell(f['claim'])} | {cell(f.get('paper') or '—')} | **{f['verdict']}** | {_effect_text(f)} | `{name}` |" for name, f in found]
@@ -168,7 +175,8 @@ def _as_text(v) -> str: return ','.join(map(str, v)) if isinstance(v, (list, tup
 
 # %% ../nbs/17_report.ipynb #f0cd806b
 def _other_params(meta: dict) -> list[str]:
-    "'<key> <made with> (profile: <asked for>)' for each parameter a figure's JSON records otherwise than its profile's YAML (none without a YAML)."
+    """'<key> <made with> (profile: <asked for>)' for each parameter a figure's JSON records otherwise than its
+    profile's YAML (none without a YAML)."""
     try: want = figure_params(meta['figure'], meta.get('profile', ''))
     except FileNotFoundError: return []
     plain = lambda v: not isinstance(v, dict) and not (isinstance(v, (list, tuple)) and any(isinstance(x, (dict, list)) for x in v))  # parsed cells etc. are not the YAML's text
@@ -176,13 +184,15 @@ def _other_params(meta: dict) -> list[str]:
 
 # %% ../nbs/17_report.ipynb #7ae3f8e2
 def _judged(f: dict) -> dict:
-    "The finding `f` with the verdict its stored interval and margin give: a figure made before *equivalent* existed called such a tie 'inconclusive'."
+    """The finding `f` with the verdict its stored interval and margin give: a figure made before *equivalent* existed
+    called such a tie 'inconclusive'."""
     tie = f.get('verdict') == 'inconclusive' and f.get('low') is not None and equivalent(f['low'], f['high'], f.get('min_effect') or 0.0)
     return f | dict(verdict='equivalent') if tie else f
 
 # %% ../nbs/17_report.ipynb #4bfbebce
 def figure_jsons(fig_dir) -> dict:
-    "figure name -> the JSON each figure in `fig_dir` wrote (not `convergence.json` or the `rerun*.json` checks), in name order, each finding `_judged`."
+    """figure name -> the JSON each figure in `fig_dir` wrote (not `convergence.json` or the `rerun*.json` checks), in
+    name order, each finding `_judged`."""
     fig_dir = resolve_path(fig_dir)
     out = {p.stem: json.loads(p.read_text()) for p in sorted(fig_dir.glob('*.json')) if p.name != CONVERGENCE_JSON and not p.match(RERUN_GLOB)}
     for meta in out.values():
@@ -192,7 +202,8 @@ def figure_jsons(fig_dir) -> dict:
 
 # %% ../nbs/17_report.ipynb #e01a92a5
 def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
-    "Markdown of every figure JSON in `fig_dir`: the claims and our verdicts, one table row per figure (outputs, params, headline, wall time) and the findings; written to `out` when given."
+    """Markdown of every figure JSON in `fig_dir`: the claims and our verdicts, one table row per figure (outputs,
+    params, headline, wall time) and the findings; written to `out` when given."""
     fig_dir = resolve_path(fig_dir)
     metas = list(figure_jsons(fig_dir).values())
     profiles = sorted({m.get('profile', '?') for m in metas})
@@ -246,7 +257,8 @@ def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
 
 # %% ../nbs/17_report.ipynb #ccc6bcd9
 def compare_figures(a_dir, b_dir) -> tuple[pd.DataFrame, pd.DataFrame]:
-    "(findings, headline) of the figures made in both folders: every claim in both with its two verdicts and effects (`flipped`), every numeric headline number with its `change` b − a, largest first."
+    """(findings, headline) of the figures made in both folders: every claim in both with its two verdicts and effects
+    (`flipped`), every numeric headline number with its `change` b − a, largest first."""
     a, b = figure_jsons(a_dir), figure_jsons(b_dir)
     number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
     found, head = [], []
@@ -264,7 +276,8 @@ def compare_figures(a_dir, b_dir) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 # %% ../nbs/17_report.ipynb #cc6c28b5
 def boundary_margin(f: dict) -> float:
-    "How far a finding's interval sits from the nearer verdict boundary (either end at ±min_effect: holds, reversed or, with a margin, equivalent), in half-widths of the interval; NaN without an interval."
+    """How far a finding's interval sits from the nearer verdict boundary (either end at ±min_effect: holds, reversed
+    or, with a margin, equivalent), in half-widths of the interval; NaN without an interval."""
     if f.get('low') is None or f.get('high') is None: return float('nan')
     lo, hi, d = f['low'], f['high'], f.get('min_effect') or 0.0
     ends = [abs(lo - d), abs(hi + d)]

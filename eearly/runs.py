@@ -113,7 +113,8 @@ def run_dir(cfg: RunConfig, results_dir=None) -> Path:
 
 # %% ../nbs/08_runs.ipynb #store1
 def trained_on() -> dict:
-    "The CPU and its vector ISA (or the GPU), thread count and torch version a run trains with: bit-identity holds only for the same ones."
+    """The CPU and its vector ISA (or the GPU), thread count and torch version a run trains with: bit-identity holds
+    only for the same ones."""
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return dict(cpu=cpu_name(), isa=cpu_isa(), gpu=gpu, threads=torch.get_num_threads(), torch=torch.__version__)
 
@@ -161,7 +162,8 @@ def _link(src: Path, dst: Path):
 
 # %% ../nbs/08_runs.ipynb #store2-4
 def publish(cfg: RunConfig, results_dir=None, files=STORE_FILES) -> Path | None:
-    "Put `files` of the finished run `cfg` (those it has, relative to its folder) into the store, each atomically; None without a store."
+    """Put `files` of the finished run `cfg` (those it has, relative to its folder) into the store, each atomically;
+    None without a store."""
     s = store_root()
     if s is None: return None
     d, out = run_dir(cfg, results_dir), s/run_name(cfg)
@@ -172,7 +174,8 @@ def publish(cfg: RunConfig, results_dir=None, files=STORE_FILES) -> Path | None:
 
 # %% ../nbs/08_runs.ipynb #store2-5
 def _hydrate(cfg: RunConfig, results_dir=None) -> bool:
-    "Link the store's copy of run `cfg` into the results folder (metrics last), where everything reads a finished run; False when the store lacks it."
+    """Link the store's copy of run `cfg` into the results folder (metrics last), where everything reads a finished run;
+    False when the store lacks it."""
     if (src := stored_dir(cfg)) is None: return False
     files = sorted((p for p in src.rglob('*') if p.is_file()), key=lambda p: p.name == 'metrics.json')
     for p in files: _link(p, run_dir(cfg, results_dir)/p.relative_to(src))
@@ -180,12 +183,14 @@ def _hydrate(cfg: RunConfig, results_dir=None) -> bool:
 
 # %% ../nbs/08_runs.ipynb #store3
 def may_train() -> bool:
-    "Whether a missing run may be trained: not when `$EEARLY_TRAIN` is 0 (`make plots`, and `eearly-store figure`, which trains outside the notebook)."
+    """Whether a missing run may be trained: not when `$EEARLY_TRAIN` is 0 (`make plots`, and `eearly-store figure`,
+    which trains outside the notebook)."""
     return os.environ.get('EEARLY_TRAIN', '1') != '0'
 
 # %% ../nbs/08_runs.ipynb #store3-1
 class RunsMissing(RuntimeError):
-    "Raised instead of training when `may_train()` is false; also appends the configs, one JSON a line, to `$EEARLY_MISSING`."
+    """Raised instead of training when `may_train()` is false; also appends the configs, one JSON a line, to
+    `$EEARLY_MISSING`."""
     def __init__(self, configs):
         self.configs = list(configs)
         if f := os.environ.get('EEARLY_MISSING'):
@@ -195,7 +200,8 @@ class RunsMissing(RuntimeError):
 
 # %% ../nbs/08_runs.ipynb #store3-2
 def needs_training(cfg: RunConfig, results_dir=None) -> bool:
-    "Whether `run(cfg)` would train: neither the results folder nor the store has it, nor, for a method that trains as another, that method's run."
+    """Whether `run(cfg)` would train: neither the results folder nor the store has it, nor, for a method that trains as
+    another, that method's run."""
     if (run_dir(cfg, results_dir)/'metrics.json').exists() or stored_dir(cfg) is not None: return False
     trains_as = METHODS[cfg.method].trains_as if cfg.method in METHODS else None
     return not trains_as or needs_training(replace(cfg, method=trains_as), results_dir)
@@ -216,7 +222,8 @@ def build(cfg: RunConfig, device=None, data=True):
 
 # %% ../nbs/08_runs.ipynb #24476798
 def _evaluate(cfg, d, model, method, val, test, started, hist: dict, written: dict) -> dict:
-    "Metrics of a trained run from its logits, its `history.json` (`hist`) and `config.json` (`written`); writes `metrics.json` last."
+    """Metrics of a trained run from its logits, its `history.json` (`hist`) and `config.json` (`written`); writes
+    `metrics.json` last."""
     costs = exit_flops(model)
     plain = count_flops(model.backbone, model.input_shape)
     metrics = run_metrics(test['logits'], test['labels'], costs, plain, val['logits'], val['labels'], criterion=method.criterion)
@@ -232,7 +239,8 @@ def _evaluate(cfg, d, model, method, val, test, started, hist: dict, written: di
 
 # %% ../nbs/08_runs.ipynb #83dece65
 class _Snapshots(Callback):
-    "The weights after each epoch (a shared phase 1's replayed ones too) as `snapshots/p<phase>e<epoch>.pt` (1-based), written atomically."
+    """The weights after each epoch (a shared phase 1's replayed ones too) as `snapshots/p<phase>e<epoch>.pt` (1-based),
+    written atomically."""
     def __init__(self, d): self.d = Path(d)/'snapshots'
     def after_epoch(self, l):
         self.d.mkdir(parents=True, exist_ok=True)
@@ -241,7 +249,8 @@ class _Snapshots(Callback):
 
 # %% ../nbs/08_runs.ipynb #2f50266c
 class _GradFlowCSV(Callback):
-    "`grad_contributions` on one fixed batch at steps 1, 1 + every, ... of each IC-training epoch; `gradflow.csv` grows per epoch, so a resumed run logs each epoch once."
+    """`grad_contributions` on one fixed batch at steps 1, 1 + every, ... of each IC-training epoch; `gradflow.csv`
+    grows per epoch, so a resumed run logs each epoch once."""
     def __init__(self, d, batch, every):
         self.path, (self.x, self.y), self.every, self.rows = Path(d)/'gradflow.csv', batch, every, []
     def after_batch(self, l):
@@ -261,7 +270,8 @@ _PHASE1_FIELDS = ('dataset', 'subset', 'val_frac', 'split_seed', 'augment', 'bat
 
 # %% ../nbs/08_runs.ipynb #a9a8be72
 def phase1_dir(cfg: RunConfig, plan: Plan, results_dir=None) -> Path:
-    "The shared folder of `cfg`'s phase 1 (its first phase trains the backbone alone), keyed by what phase 1 depends on."
+    """The shared folder of `cfg`'s phase 1 (its first phase trains the backbone alone), keyed by what phase 1 depends
+    on."""
     versions = {k: v for k, v in training_versions(cfg).items() if k != 'method'}  # phase 1 trains no method's heads
     blob = json.dumps(dict({f: getattr(cfg, f) for f in _PHASE1_FIELDS}, phase=asdict(plan.phases[0]), code=versions), sort_keys=True, default=str)
     name = f"{cfg.dataset}-{cfg.backbone.replace(':', '_')}-s{cfg.seed}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
@@ -269,7 +279,8 @@ def phase1_dir(cfg: RunConfig, plan: Plan, results_dir=None) -> Path:
 
 # %% ../nbs/08_runs.ipynb #823378e7
 def _plan(cfg: RunConfig, method, d: Path = None, results_dir=None) -> Plan:
-    "The `Plan` of run `cfg`, validated before anything is written; with the run folder `d`, its checkpoints go there and a phase 1 of the backbone alone is shared."
+    """The `Plan` of run `cfg`, validated before anything is written; with the run folder `d`, its checkpoints go there
+    and a phase 1 of the backbone alone is shared."""
     plan = make_plan(cfg.regime, method, phase_epochs=cfg.phase_epochs, total_epochs=cfg.total_epochs, backbone_frac=cfg.backbone_frac,
                      schedule=cfg.schedule, max_epochs=cfg.max_epochs, seed=cfg.seed, patience=cfg.patience, min_delta=cfg.min_delta,
                      keep_phase1_epochs=cfg.snapshots, lr=cfg.lr, head_lr=cfg.head_lr, optimizer=cfg.optimizer, weight_decay=cfg.weight_decay)
@@ -299,7 +310,8 @@ _NOT_LINKED = ('metrics.json', 'config.json', 'analysis')  # written for the run
 
 # %% ../nbs/08_runs.ipynb #1c890c34
 def _train_as(cfg: RunConfig, d: Path, trains_as: str, results_dir, device, started) -> dict:
-    "A run of a method that trains exactly as the method `trains_as` (PBEE as SDN): that run, trained or cached, hard-linked into `d` and evaluated with this method's exit rule."
+    """A run of a method that trains exactly as the method `trains_as` (PBEE as SDN): that run, trained or cached,
+    hard-linked into `d` and evaluated with this method's exit rule."""
     src_cfg = replace(cfg, method=trains_as)
     if 'rank' in (m := run(src_cfg, results_dir, device)): return dict(run=d.name, rank=m['rank'])
     src = run_dir(src_cfg, results_dir)
@@ -311,14 +323,17 @@ def _train_as(cfg: RunConfig, d: Path, trains_as: str, results_dir, device, star
 
 # %% ../nbs/08_runs.ipynb #c4933245
 def _run_lock(d: Path, results_dir):
-    "A lock on run folder `d` across processes; none under torchrun, where every rank trains the same run together (a lock would make rank 1 wait for rank 0's collectives)."
+    """A lock on run folder `d` across processes; none under torchrun, where every rank trains the same run together (a
+    lock would make rank 1 wait for rank 0's collectives)."""
     locks = results_root(results_dir)/'.locks'
     locks.mkdir(parents=True, exist_ok=True)
     return FileLock(str(locks/f'{d.name}.lock')) if _world()[1] == 1 else contextlib.nullcontext()
 
 # %% ../nbs/08_runs.ipynb #c2ad6e76
 def run(cfg: RunConfig, results_dir=None, device=None, progress=False) -> dict:
-    "Train and evaluate `cfg`, or read it from the results folder or the store; returns the metrics and puts the run in the store (when one is in use). A second process asking for the same run waits for the first, then reads its result."
+    """Train and evaluate `cfg`, or read it from the results folder or the store; returns the metrics and puts the run
+    in the store (when one is in use). A second process asking for the same run waits for the first, then reads its
+    result."""
     m = _run(cfg, results_dir, device, progress)
     if 'rank' not in m: publish(cfg, results_dir)
     return m
@@ -369,7 +384,8 @@ def load_run(cfg: RunConfig, results_dir=None) -> dict:
 
 # %% ../nbs/08_runs.ipynb #e917e819
 def load_model(cfg: RunConfig, results_dir=None, weights: str = 'model.pt') -> MultiExit:
-    "The trained model of a finished run in eval mode (its final weights go into the store); `weights` may name another file of the run, e.g. `snapshots/p1e2.pt`."
+    """The trained model of a finished run in eval mode (its final weights go into the store); `weights` may name
+    another file of the run, e.g. `snapshots/p1e2.pt`."""
     d = run_dir(cfg, results_dir)
     if not (d/'metrics.json').exists() and not _hydrate(cfg, results_dir):
         raise FileNotFoundError(f'run: {d.name} has not finished (no metrics.json in {d.parent}{_in_store()})')
@@ -391,7 +407,8 @@ def snapshots(cfg: RunConfig, results_dir=None) -> list[tuple[str, str]]:
 
 # %% ../nbs/08_runs.ipynb #4cc6d7b8
 def run_many(configs, results_dir=None, device=None, progress=True, executor=None) -> pd.DataFrame:
-    "Run every config (finished ones come from the cache), in this process or spread over `executor`; one row of headline fields and scalar metrics per run."
+    """Run every config (finished ones come from the cache), in this process or spread over `executor`; one row of
+    headline fields and scalar metrics per run."""
     configs = list(configs)
     if not may_train() and (missing := [c for c in configs if needs_training(c, results_dir)]): raise RunsMissing(missing)  # all at once
     if executor is None: metrics = [run(c, results_dir, device, progress) for c in tqdm(configs, desc='runs', disable=not progress)]
@@ -404,7 +421,8 @@ def run_many(configs, results_dir=None, device=None, progress=True, executor=Non
 
 # %% ../nbs/08_runs.ipynb #80c2a893
 def main(argv=None):
-    "Command-line entry point: `eearly-train [--config FILE] [--results-dir DIR] [key=value ...]`; under `torchrun` it trains with DDP (rank 0 writes)."
+    """Command-line entry point: `eearly-train [--config FILE] [--results-dir DIR] [key=value ...]`; under `torchrun` it
+    trains with DDP (rank 0 writes)."""
     ap = argparse.ArgumentParser(prog='eearly-train', description='Train and evaluate one early-exit run.')
     ap.add_argument('--config', help='YAML file with RunConfig fields')
     ap.add_argument('--results-dir', help='where run folders go (default: $EEARLY_RESULTS or results/)')

@@ -24,7 +24,8 @@ def mean_ci(values, conf: float = 0.95) -> tuple[float, float]:
 
 # %% ../nbs/13b_stats.ipynb #7b03e014-1
 def ci_table(df: pd.DataFrame, by, metrics, conf: float = 0.95) -> pd.DataFrame:
-    "`evaluate.budget_table` (per group of `by`: `<metric>_mean`, `_std`, `n`) plus `<metric>_ci`, the half-width of the Student-t `conf` interval."
+    """`evaluate.budget_table` (per group of `by`: `<metric>_mean`, `_std`, `n`) plus `<metric>_ci`, the half-width of
+    the Student-t `conf` interval."""
     by, metrics = [by] if isinstance(by, str) else list(by), [metrics] if isinstance(metrics, str) else list(metrics)
     if missing := [c for c in by + metrics if c not in df.columns]: raise ValueError(f'by/metrics: no column(s) {missing}; columns: {list(df.columns)}')
     t = budget_table(df, by, metrics)
@@ -34,7 +35,8 @@ def ci_table(df: pd.DataFrame, by, metrics, conf: float = 0.95) -> pd.DataFrame:
 
 # %% ../nbs/13b_stats.ipynb #7b03e014-2
 def t_errorbar(values) -> tuple[float, float]:
-    "`mean_ci`'s interval as (low, high), for seaborn's `errorbar=`: its own ('ci', 95) bootstraps with a random seed, so bars would differ between reruns and from the intervals the findings use; a single value gets no bar."
+    """`mean_ci`'s interval as (low, high), for seaborn's `errorbar=`: its own ('ci', 95) bootstraps with a random seed,
+    so bars would differ between reruns and from the intervals the findings use; a single value gets no bar."""
     m, h = mean_ci(values)
     return (m, m) if math.isnan(h) else (m - h, m + h)
 
@@ -60,12 +62,14 @@ def _min_effect_text() -> str: return ', '.join(f"{d:g} {'pp' if u == '%' else u
 
 # %% ../nbs/13b_stats.ipynb #0ba315ce-2
 def equivalent(low: float, high: float, margin: float) -> bool:
-    "Whether the interval [`low`, `high`] lies strictly inside ±`margin`: for a 95 % interval, both one-sided tests at `margin` reject at 2.5 % (TOST); never for a margin of 0."
+    """Whether the interval [`low`, `high`] lies strictly inside ±`margin`: for a 95 % interval, both one-sided tests at
+    `margin` reject at 2.5 % (TOST); never for a margin of 0."""
     return -margin < low and high < margin
 
 # %% ../nbs/13b_stats.ipynb #0ba315ce-3
 def verdict(cmp: dict, expect: str = '>', min_effect: float = 0.0) -> str:
-    "'holds' when the interval of the difference lies beyond `min_effect` on the `expect`ed side of 0, 'reversed' beyond it on the other, 'equivalent' inside ±`min_effect`, else 'inconclusive'."
+    """'holds' when the interval of the difference lies beyond `min_effect` on the `expect`ed side of 0, 'reversed'
+    beyond it on the other, 'equivalent' inside ±`min_effect`, else 'inconclusive'."""
     if expect not in ('>', '<'): raise ValueError(f"expect: must be '>' or '<', got {expect!r}")
     if not min_effect >= 0: raise ValueError(f'min_effect: must be a number ≥ 0, got {min_effect!r}')
     lo, hi = (cmp['low'], cmp['high']) if expect == '>' else (-cmp['high'], -cmp['low'])
@@ -74,7 +78,8 @@ def verdict(cmp: dict, expect: str = '>', min_effect: float = 0.0) -> str:
 # %% ../nbs/13b_stats.ipynb #f1a9c0e0
 def finding(claim: str, a, b, expect: str = '>', what: str = '', unit: str = '', paper: str = '', schedule: str = '',
             fmt: str = '.4g') -> dict:
-    "One tested claim from per-seed values `a`, `b` of its two sides: verdict (against the unit's `MIN_EFFECT`), evidence, the paper's direction and our schedule."
+    """One tested claim from per-seed values `a`, `b` of its two sides: verdict (against the unit's `MIN_EFFECT`),
+    evidence, the paper's direction and our schedule."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     u, du = (f' {unit}' if unit else ''), (' pp' if unit == '%' else f' {unit}' if unit else '')  # a difference of % is in points
     means = f'{what + ": " if what else ""}{np.nanmean(a):{fmt}} vs {np.nanmean(b):{fmt}}{u}' if a.size and b.size else what or 'no values'
@@ -90,7 +95,8 @@ def finding(claim: str, a, b, expect: str = '>', what: str = '', unit: str = '',
 
 # %% ../nbs/13b_stats.ipynb #q2a2b3c4
 def welch_halfwidth(sd_a: float, sd_b: float, n: int, conf: float = 0.95) -> float:
-    "Half-width of Welch's `conf` interval of a difference of means with `n` seeds per side and these standard deviations."
+    """Half-width of Welch's `conf` interval of a difference of means with `n` seeds per side and these standard
+    deviations."""
     va, vb = sd_a ** 2 / n, sd_b ** 2 / n
     if va + vb == 0: return 0.0
     df = (va + vb) ** 2 / (va ** 2 / (n - 1) + vb ** 2 / (n - 1))  # Welch–Satterthwaite
@@ -98,7 +104,9 @@ def welch_halfwidth(sd_a: float, sd_b: float, n: int, conf: float = 0.95) -> flo
 
 # %% ../nbs/13b_stats.ipynb #q2a2b3c4-1
 def seeds_to_decide(f: dict, most: int = 100) -> int | None:
-    "Seeds per side at which the finding `f` (from `finding`: its `diff`, `sd_a`, `sd_b`, `min_effect`) would no longer be inconclusive, its difference and spread kept; None when it takes more than `most` or `f` records no spread."
+    """Seeds per side at which the finding `f` (from `finding`: its `diff`, `sd_a`, `sd_b`, `min_effect`) would no
+    longer be inconclusive, its difference and spread kept; None when it takes more than `most` or `f` records no
+    spread."""
     if f.get('sd_a') is None or f.get('diff') is None: return None
     d, m = abs(f['diff']), f.get('min_effect') or 0.0
     decided = lambda n: (h := welch_halfwidth(f['sd_a'], f['sd_b'], n)) < d - m or (m > 0 and d + h < m)  # beyond the margin, or inside it

@@ -37,7 +37,8 @@ def _changed(recorded: dict, now: dict) -> str:
 
 # %% ../nbs/16_store.ipynb #62e32108-3
 def stored_runs(store) -> pd.DataFrame:
-    "One row per finished run in `store`: `run`, `config` (a `RunConfig`), `bytes`, `train_seconds`, `trained_on`, `stale` and the versions that `changed`."
+    """One row per finished run in `store`: `run`, `config` (a `RunConfig`), `bytes`, `train_seconds`, `trained_on`,
+    `stale` and the versions that `changed`."""
     rows = []
     for m in sorted(Path(store).glob('*/metrics.json')):
         d, meta = m.parent, json.loads((m.parent/'config.json').read_text())
@@ -82,7 +83,8 @@ def _one_thread(): torch.set_num_threads(1)
 
 # %% ../nbs/16_store.ipynb #0eec46e5-3
 def train_missing(cfgs, store, workers: int = 1, commit: bool = False) -> list[dict]:
-    "Train `cfgs` into `store` after saying how many and how long; each run is in the store (and committed with `commit`) as soon as it finishes."
+    """Train `cfgs` into `store` after saying how many and how long; each run is in the store (and committed with
+    `commit`) as soon as it finishes."""
     cfgs, store = list(cfgs), str(resolve_path(store))
     secs, unknown = estimate_seconds(cfgs, store)
     took = secs / workers
@@ -120,7 +122,8 @@ def _env(**values):
 # %% ../nbs/16_store.ipynb #e4032ea7-1
 def make_figure(name: str, profile: str, out_dir, executed, store=None, train: bool = True, workers: int = 1,
                 commit: bool = False, max_rounds: int = 20) -> int:
-    "Run `nbs/figs/<name>.ipynb` for `profile` into `out_dir`, training what the store lacks between passes (none with `train=False`); returns the runs trained."
+    """Run `nbs/figs/<name>.ipynb` for `profile` into `out_dir`, training what the store lacks between passes (none with
+    `train=False`); returns the runs trained."""
     import papermill as pm  # a dev requirement: the paper's figures, not the library, need it
     store = resolve_path(store or profile_store(profile))
     params = figure_params(name, profile) | dict(out_dir=str(out_dir), profile=profile)
@@ -177,7 +180,8 @@ def verify_run(row) -> dict:
 
 # %% ../nbs/16_store.ipynb #14cb4373-3
 def verify(store, n: int = 1, seed: int = 0, max_train_seconds: float = None, methods: list = None) -> pd.DataFrame:
-    "Retrain `n` runs of `store` drawn at random (`seed`; only runs of `methods` whose recorded training took at most `max_train_seconds`) and compare each with the store."
+    """Retrain `n` runs of `store` drawn at random (`seed`; only runs of `methods` whose recorded training took at most
+    `max_train_seconds`) and compare each with the store."""
     runs = stored_runs(store)
     runs = runs[~runs.stale & runs.config.map(lambda c: not METHODS[c.method].trains_as)]  # a PBEE run is its SDN run
     if max_train_seconds is not None: runs = runs[runs.train_seconds <= max_train_seconds]

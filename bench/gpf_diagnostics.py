@@ -7,14 +7,15 @@ split). A faithful GPF keeps every IC at ≥ 0.8 × SDN's; a last IC whose gate 
 Reads the runs from the profile's store (accuracies and recalls from the stored test logits). The gates are a cached
 analysis (`analysis/gpf_gates-<key>.pt` in the run's folder and the store): computing them needs the run's weights, so
 the first call loads them from the results cache and ships them to the store; later calls read the stored gates.
-A run the store lacks is skipped and listed. Writes the JSON to `--out` and prints a Markdown table.
+The runs of `--methods` that the profile's `tab_budget` lists but the store lacks are listed (`missing` in the JSON),
+as are stored runs without an SDN twin (`skipped`). Writes the JSON to `--out` and prints a Markdown table.
 """
 from __future__ import annotations
 import argparse, os, sys
 from dataclasses import replace
 import numpy as np
 import torch
-from eearly.grids import cached_analysis
+from eearly.grids import REGIME_NAMES, as_list, cached_analysis, figure_params, grid_configs, run_params
 from eearly.io import cpu_name, resolve_path, write_json
 from eearly.methods import gpf_gates
 from eearly.runs import build, load_model, load_run, run_dir
@@ -31,6 +32,15 @@ def gates(cfg) -> torch.Tensor:
     "Mean λ per IC and class on the test split, cached with the run."
     def compute(): return gpf_gates(load_model(cfg), build(cfg)[1].test)
     return cached_analysis(cfg, 'gpf_gates', dict(split='test'), compute)
+
+
+def listed_runs(profile: str, methods: list) -> list:
+    "The run folder names of `methods` (and SDN, their twin) that the profile's `tab_budget` lists, before any cap is raised."
+    p = figure_params('tab_budget', profile)
+    base = run_params(*(p[k] for k in ('dataset', 'subset', 'test_subset', 'total_epochs', 'batch_size', 'lr', 'backbone')),
+                      **{k: p[k] for k in ('schedule', 'max_epochs', 'patience', 'min_delta')})
+    cfgs = grid_configs(base, as_list(p['seeds'], 'seeds', int), regime=list(REGIME_NAMES), method=sorted(set(methods) | {'sdn'}))
+    return [run_dir(c).name for c in cfgs]
 
 
 def diagnose(cfg, sdn_cfg) -> dict:
@@ -69,6 +79,7 @@ def main():
     have = stored_runs(store)
     names = set(have.run)
     rows, skipped = [], []
+    missing = [n for n in listed_runs(args.profile, args.methods) if n not in names]
     for cfg in sorted((c for c in have.config if c.method in args.methods), key=lambda c: (c.method, c.backbone, c.regime, c.seed)):
         twin = replace(cfg, method='sdn', method_kw={})
         if run_dir(twin).name not in names: skipped.append(f'{run_dir(cfg).name}: no SDN twin in the store'); continue
@@ -77,10 +88,10 @@ def main():
     if not rows: sys.exit(f'gpf_diagnostics: no {"/".join(args.methods)} run with an SDN twin in {store}')
     res = dict(profile=args.profile, cpu=cpu_name(), split='test', criterion='every IC >= 0.8 x SDN\'s same IC (same regime, seed)',
                min_ratio={m: min(min(r['ratio']) for r in rows if r['method'] == m) for m in sorted({r['method'] for r in rows})},
-               rows=rows, skipped=skipped)
+               rows=rows, skipped=skipped, missing=missing)
     write_json(resolve_path(args.out), res)
     print(markdown(rows))
-    print('min ratio to SDN per method:', res['min_ratio'], '; skipped:', skipped or 'none')
+    print('min ratio to SDN per method:', res['min_ratio'], '; skipped:', skipped or 'none', '; missing from the store:', missing or 'none')
 
 
 if __name__ == '__main__': main()

@@ -13,7 +13,6 @@ as are stored runs without an SDN twin (`skipped`). Writes the JSON to `--out` a
 from __future__ import annotations
 import argparse, os, sys
 from dataclasses import replace
-import numpy as np
 import torch
 from eearly.grids import REGIME_NAMES, as_list, cached_analysis, figure_params, grid_configs, run_params
 from eearly.io import cpu_name, resolve_path, write_json

@@ -113,7 +113,8 @@ class FolderLayout:
     title: str  # its name in messages
     layout: str  # the expected layout, for messages; `{d}` is the dataset's folder
     in_memory: bool  # decode every image once into a uint8 tensor, else read each batch from disk (`ImageFiles`)
-    annotations: Optional[str] = None  # a file in val/ of `<image>\t<wnid>` lines labelling val/images/ (Tiny-ImageNet's own layout)
+    # a file in val/ of `<image>\t<wnid>` lines labelling val/images/ (Tiny-ImageNet's own layout)
+    annotations: Optional[str] = None
 
 SPLIT_DIRS = {'train': 'train', 'test': 'val'}  # the labelled validation set is the test split
 
@@ -227,9 +228,11 @@ class ImageDataset(Dataset):
     """Images as a `uint8` tensor `data` (N, C, H, W), or an `ImageFiles`, with `targets` (N,); items are normalised
     (and augmented) floats."""
     def __init__(self, data, targets, info: DatasetInfo, augment=False, indices=None,
-                 channels_last=False):  # batches come out in channels-last memory format (for a `to_channels_last` model)
+                 # batches come out in channels-last memory format (for a `to_channels_last` model)
+                 channels_last=False):
         self.data, self.targets, self.info, self.augment, self.channels_last = data, targets, info, augment, channels_last
-        self.indices = np.arange(len(targets)) if indices is None else np.asarray(indices)  # positions in the source split
+        # positions in the source split
+        self.indices = np.arange(len(targets)) if indices is None else np.asarray(indices)
         self._mean = torch.tensor(info.mean).view(1, -1, 1, 1)
         self._std = torch.tensor(info.std).view(1, -1, 1, 1)
 
@@ -288,7 +291,8 @@ def _image_folder(name, train, root, download):  # never downloads
     return (files[:] if FOLDER_DATASETS[name].in_memory else files), y
 
 LOADERS = {'digits': _digits, 'fashion_mnist': _fashion_mnist, 'cifar10': _cifar, 'cifar100': _cifar,
-           'tiny_imagenet': _image_folder, 'imagenet': _image_folder}  # dataset name -> f(name, train, root, download) -> (data, targets)
+           # dataset name -> f(name, train, root, download) -> (data, targets)
+           'tiny_imagenet': _image_folder, 'imagenet': _image_folder}
 
 # %% ../nbs/00_data.ipynb #95bb7833
 def _check_split(split):

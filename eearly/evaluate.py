@@ -29,7 +29,8 @@ def collect_logits(model: nn.Module, loader, device=None) -> tuple[torch.Tensor,
                 ys.append(y.cpu())
     finally: model.train(was)
     if not outs: raise ValueError('loader: yielded no batches')
-    return torch.cat(outs, 1), torch.cat(ys).long()  # cat outside inference mode: ordinary tensors, usable with autograd
+    # cat outside inference mode: ordinary tensors, usable with autograd
+    return torch.cat(outs, 1), torch.cat(ys).long()
 
 # %% ../nbs/05_evaluate.ipynb #977b2fb8
 def _check_logits(logits, dims=3) -> torch.Tensor:
@@ -76,7 +77,9 @@ def exit_scores(logits, criterion: str = 'max_prob', temperatures=None) -> torch
     return CRITERIA[criterion](logits).float()
 
 # %% ../nbs/05_evaluate.ipynb #24c259ff
-EVAL_VERSION = 1  # bump when metrics computed from logits and costs change (this module or `flops`): stored runs are re-evaluated, not retrained
+# bump when metrics computed from logits and costs change (this module or `flops`): stored runs are re-evaluated, not
+# retrained
+EVAL_VERSION = 1
 
 
 # %% ../nbs/05_evaluate.ipynb #066ffcc2
@@ -85,7 +88,8 @@ def exit_indices(scores: torch.Tensor, threshold, strict: bool = False) -> torch
     (T, N) for T thresholds."""
     t = torch.as_tensor(threshold, dtype=torch.float64)
     t = t.reshape(*t.shape, 1, 1)
-    fires = scores.double() > t if strict else scores.double() >= t  # ([T,] K, N), float64 so quantile thresholds are not rounded
+    # ([T,] K, N), float64 so quantile thresholds are not rounded
+    fires = scores.double() > t if strict else scores.double() >= t
     fires[..., -1, :] = True
     return fires.to(torch.uint8).argmax(-2)  # argmax returns the first of equal maxima
 
@@ -124,7 +128,8 @@ def exit_curve(logits, labels, costs, criterion: str = 'max_prob', thresholds=No
     ts = _thresholds(scores, criterion) if thresholds is None else _check_thresholds(thresholds, criterion, k)
     correct = (logits.argmax(-1) == labels).double()  # (K, N)
     e = exit_indices(scores, torch.tensor(ts, dtype=torch.float64), strict)  # (T, N)
-    counts = torch.bincount((e + k * torch.arange(len(ts))[:, None]).flatten(), minlength=len(ts) * k).view(-1, k)  # (T, K)
+    # (T, K)
+    counts = torch.bincount((e + k * torch.arange(len(ts))[:, None]).flatten(), minlength=len(ts) * k).view(-1, k)
     curve = pd.DataFrame({'threshold': ts, 'cost': costs[e].mean(1).numpy(), 'accuracy': correct.gather(0, e).mean(1).numpy(),
                           **{f'exit_frac_{i}': (counts[:, i] / n).double().numpy() for i in range(k)}})
     return curve.sort_values(['cost', 'threshold'], ignore_index=True)
@@ -216,7 +221,8 @@ def paper_curve(logits, labels, costs, criterion: str = 'max_prob') -> pd.DataFr
     patience 0 … K−1 with `>`."""
     if criterion == 'max_prob':
         return exit_curve(logits, labels, costs, criterion, torch.linspace(0, 1, PAPER_GRID).tolist(), strict=True).sort_values('threshold', ignore_index=True)
-    if criterion == 'patience':  # EEB's patience p exits once more than p exits in a row agree: our threshold p + 1, with ≥
+    # EEB's patience p exits once more than p exits in a row agree: our threshold p + 1, with ≥
+    if criterion == 'patience':
         k = _check_logits(logits).shape[0]
         c = exit_curve(logits, labels, costs, 'patience', list(range(1, k + 1))).sort_values('threshold', ignore_index=True)
         return c.assign(threshold=c.threshold - 1)

@@ -77,7 +77,8 @@ def _part_times(model, x, dev) -> list[float]:
     for i, stage in enumerate(model.stages):
         x = timed(stage, x)
         if i < len(model.heads):
-            head, f = model.heads[i], model.head_input(x)  # a multi-scale state (MSDNet): the scale its classifier reads
+            # a multi-scale state (MSDNet): the scale its classifier reads
+            head, f = model.heads[i], model.head_input(x)
             prev = timed(head, f, prev) if getattr(head, 'takes_prev', False) else timed(head, f)
     return times
 
@@ -104,7 +105,8 @@ def latency_table(model: MultiExit, input_shape=None, batch_size: int = 256, dev
     try:
         with torch.inference_mode():
             for _ in range(warmup): _part_times(m, x, dev)
-            runs = torch.tensor([_part_times(m, x, dev) for _ in range(repeats)], dtype=torch.float64)  # (repeats, parts)
+            # (repeats, parts)
+            runs = torch.tensor([_part_times(m, x, dev) for _ in range(repeats)], dtype=torch.float64)
     finally: m.train(was)
     part = (runs.median(0).values / batch_size).tolist()  # stage 0, head 0, stage 1, …, last stage
     stage, head = part[0::2], part[1::2] + [0.0]

@@ -58,7 +58,8 @@ def backbone_defaults(backbone: str) -> dict:
 
 # %% ../nbs/14_grids.ipynb #f19bd84e-1
 def run_params(dataset: str, subset: int, test_subset: int, total_epochs: int, batch_size: int, lr: float, backbone: str,
-               schedule: str = 'equal_epochs',  # or 'converge': each phase to its validation plateau (`max_epochs` a safety cap); `total_epochs` unused
+               # or 'converge': each phase to its validation plateau (`max_epochs` a safety cap); `total_epochs` unused
+               schedule: str = 'equal_epochs',
                max_epochs: int = 0, patience: int = 0,  # 'converge' only: the per-phase cap and the patience
                min_delta: float = 0.0) -> dict:  # 'converge' only: the least validation gain that counts as one
     "RunConfig fields from the figure notebooks' shared parameters (`subset`/`test_subset` 0: all)."
@@ -125,7 +126,8 @@ COSTS = ('flops', 'latency')
 
 # %% ../nbs/14_grids.ipynb #85721f94-2
 def budget_curves(cfgs, budgets=None, results_dir=None,
-                  cost: str = 'flops') -> pd.DataFrame:  # 'latency': budgets are fractions of the plain backbone's measured time
+                  # 'latency': budgets are fractions of the plain backbone's measured time
+                  cost: str = 'flops') -> pd.DataFrame:
     """Per finished run of `cfgs`, budget and protocol: `accuracy` and achieved `cost` (a fraction of `full_cost`), with
     the run's config fields."""
     if cost not in COSTS: raise ValueError(f"cost: must be one of {', '.join(map(repr, COSTS))}, got {cost!r}")
@@ -173,7 +175,9 @@ def first_batches(loader, n: int, chunk: int = 256) -> list:
     k = -(-len(x) // chunk)
     return list(zip(x.tensor_split(k), y.tensor_split(k)))
 
-ANALYSIS_VERSION = 1  # bump when an analysis (rank, info, landscape, gradflow, analysis, flops, evaluate) computes differently: cached results go stale
+# bump when an analysis (rank, info, landscape, gradflow, analysis, flops, evaluate) computes differently: cached
+# results go stale
+ANALYSIS_VERSION = 1
 
 # %% ../nbs/14_grids.ipynb #d19e3e16-1
 def cached_analysis(cfg: RunConfig, name: str, params: dict, compute, results_dir=None):
@@ -188,7 +192,8 @@ def cached_analysis(cfg: RunConfig, name: str, params: dict, compute, results_di
         f.parent.mkdir(exist_ok=True)
         with atomic_path(f) as tmp: torch.save(out, tmp)
     publish(cfg, results_dir, (f'analysis/{f.name}',))
-    return torch.load(f, weights_only=False)  # our own file; read back, so a replot from the store gets the same objects
+    # our own file; read back, so a replot from the store gets the same objects
+    return torch.load(f, weights_only=False)
 
 # %% ../nbs/14_grids.ipynb #72e4da3a
 def _twice_cap_acc(cfg: RunConfig, results_dir=None):
@@ -218,7 +223,8 @@ def plateau_configs(cfgs, results_dir=None, max_doublings: int = 3) -> list[RunC
     doubled until every phase stops at its validation plateau; at most `max_doublings` times, after which `cap_hits`
     still lists it."""
     cfgs = list(cfgs)
-    run_many(cfgs, results_dir, progress=False)  # all at once: under EEARLY_TRAIN=0 one RunsMissing names every missing run
+    # all at once: under EEARLY_TRAIN=0 one RunsMissing names every missing run
+    run_many(cfgs, results_dir, progress=False)
     out = []
     for c in cfgs:
         for _ in range(max_doublings if c.schedule == 'converge' else 0):

@@ -287,9 +287,12 @@ class MultiExit(nn.Module):
     """A backbone with internal classifiers: `model(x)` returns one logits tensor per exit, the backbone's own output
     last."""
     def __init__(self, backbone: nn.Module,
-                 exits: Union[str, int, Sequence[str]] = 'auto',  # 'auto', a number of ICs, or candidate names in forward order
+                 # 'auto', a number of ICs, or candidate names in forward order
+                 exits: Union[str, int, Sequence[str]] = 'auto',
                  num_classes: int = None,  # classes of every exit; default: the backbone's output size
-                 head: Union[str, Sequence[str], Callable] = None,  # a `HEADS` name, one per IC, or `f(feat_shape, num_classes)`; default: the backbone's `native_head`, else 'pooled'
+                 # a `HEADS` name, one per IC, or `f(feat_shape, num_classes)`; default: the backbone's `native_head`,
+                 # else 'pooled'
+                 head: Union[str, Sequence[str], Callable] = None,
                  input_shape=None,  # one input without batch; default: `backbone.input_shape`
                  head_kw: dict = None):  # extra arguments of the heads
         super().__init__()
@@ -304,7 +307,8 @@ class MultiExit(nn.Module):
             if getattr(backbone, 'native_exits', False): self.exits, self._stages = _native_exits(backbone, exits)
             else:
                 self.exits = _resolve_exits(backbone, exits, x)
-                self._stages = split_stages(backbone, self.exits)  # a plain list: the stages share the backbone's modules
+                # a plain list: the stages share the backbone's modules
+                self._stages = split_stages(backbone, self.exits)
             prof = _stage_profile(self._stages, x)
         finally: backbone.train(was)
         self.feat_shapes = [tuple(self.head_input(o).shape[1:]) for _, o in prof[:-1]]

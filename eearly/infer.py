@@ -81,9 +81,11 @@ def _sync(dev):
 # %% ../nbs/15_infer.ipynb #57047c3e
 def predict(model: nn.Module, x: torch.Tensor,
             criterion: str = 'max_prob',  # a `CRITERIA` name
-            threshold: float = 0.9,  # leave at the first exit whose score ≥ it: [0, 1] or inf, integers 1..K for patience
+            # leave at the first exit whose score ≥ it: [0, 1] or inf, integers 1..K for patience
+            threshold: float = 0.9,
             temperatures=None,  # (K,) per-exit temperatures dividing the logits, e.g. from `fit_temperatures`
-            costs=None) -> Prediction:  # (K,) cumulative FLOPs per exit; default `exit_flops(model)` (counted outside the timing)
+            # (K,) cumulative FLOPs per exit; default `exit_flops(model)` (counted outside the timing)
+            costs=None) -> Prediction:
     """Early-exit inference of the `MultiExit` `model` on the batch `x`: after each exit the samples that leave are
     dropped from the batch."""
     t, costs = _check_inputs(model, x, criterion, temperatures, costs)
@@ -95,13 +97,16 @@ def predict(model: nn.Module, x: torch.Tensor,
     logits = torch.empty(n, c, device=dev)  # made outside inference mode: ordinary tensors for the caller
     score, t = CRITERIA[criterion], None if t is None else t.to(dev)
     training = _training_modules(model, [])
-    for m in training: m.training = False  # eval mode, module by module: `model.eval()` + `model.train()` cost more than a small batch
+    # eval mode, module by module: `model.eval()` + `model.train()` cost more than a small batch
+    for m in training: m.training = False
     try:
         with torch.inference_mode():
             _sync(dev)
             start = time.perf_counter()
-            h, alive = x.to(dev), torch.arange(n, device=dev)  # `alive`: the original index of each row still in the batch
-            outs, prev, run = [], None, None  # head outputs so far, previous prediction and patience run of the rows in the batch
+            # `alive`: the original index of each row still in the batch
+            h, alive = x.to(dev), torch.arange(n, device=dev)
+            # head outputs so far, previous prediction and patience run of the rows in the batch
+            outs, prev, run = [], None, None
             for i, stage in enumerate(model.stages):
                 h = stage(h)
                 if i < n_ics:
@@ -125,11 +130,13 @@ def predict(model: nn.Module, x: torch.Tensor,
                 if n_out == len(fires):
                     pred[alive], where[alive], logits[alive] = p, i, z
                     break
-                order = torch.sort((~fires).to(torch.uint8), stable=True).indices  # leaving rows first, each part in order
+                # leaving rows first, each part in order
+                order = torch.sort((~fires).to(torch.uint8), stable=True).indices
                 out, stay = order[:n_out], order[n_out:]
                 rows = alive[out]
                 pred[rows], where[rows], logits[rows] = p[out], i, z[out]
-                h, alive, outs = map_state(lambda t: t[stay], h), alive[stay], [o[stay] for o in outs]  # every scale of a multi-scale state
+                # every scale of a multi-scale state
+                h, alive, outs = map_state(lambda t: t[stay], h), alive[stay], [o[stay] for o in outs]
                 if prev is not None: prev, run = prev[stay], run[stay]
             _sync(dev)
             seconds = time.perf_counter() - start

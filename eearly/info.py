@@ -62,7 +62,8 @@ def binned_mi(Z, y, n_bins: int = 30) -> tuple[float, float]:
     Z, y = _check_zy(Z, y)
     if not (isinstance(n_bins, int) and n_bins > 0): raise ValueError(f'n_bins: must be a positive int, got {n_bins!r}')
     lo, hi = Z.min(), Z.max()
-    b = ((Z - lo) / (hi - lo) * n_bins).floor().clamp(max=n_bins - 1) if hi > lo else torch.zeros_like(Z)  # max → last bin
+    # max → last bin
+    b = ((Z - lo) / (hi - lo) * n_bins).floor().clamp(max=n_bins - 1) if hi > lo else torch.zeros_like(Z)
     codes = torch.unique(b.long(), dim=0, return_inverse=True)[1]  # (N,) one symbol per distinct binned row
     h = _plugin_entropy(codes)
     h_y = sum((y == c).double().mean().item() * _plugin_entropy(codes[y == c]) for c in y.unique())
@@ -88,7 +89,8 @@ def _standardise(Z: torch.Tensor, scale: str = 'feature') -> torch.Tensor:
 # %% ../nbs/10_info.ipynb #cea75c27-1
 def information_plane(model: nn.Module, loader, checkpoints, n: int = 1000, estimator: str = 'kde',
                       noise_var: float = 0.1, n_bins: int = 30,
-                      scale: str = 'feature') -> pd.DataFrame:  # 'feature': standardised columns; 'dim': also divided by √D
+                      # 'feature': standardised columns; 'dim': also divided by √D
+                      scale: str = 'feature') -> pd.DataFrame:
     """Per checkpoint and exit layer: `I_XZ`, `I_ZY` (bits, by `estimator`) of standardised pooled features and
     `probe_I_ZY` of the exit's logits."""
     est = {'kde': lambda Z, y: kde_mi(Z, y, noise_var), 'binned': lambda Z, y: binned_mi(Z, y, n_bins)}

@@ -43,13 +43,15 @@ def _selected(name, params) -> bool:
 # %% ../nbs/11_landscape.ipynb #cadabacd-1
 def filter_normalized_direction(model: nn.Module,
                                 seed: int = 0,  # of the `torch.Generator` drawing the Gaussian
-                                params: str = 'all',  # 'all', 'backbone' (names under `backbone.`) or 'heads' (the rest)
+                                # 'all', 'backbone' (names under `backbone.`) or 'heads' (the rest)
+                                params: str = 'all',
                                ) -> dict[str, torch.Tensor]:  # parameter name -> direction of the parameter's shape
     """A Gaussian direction per parameter of `model`, rescaled per output filter to the weights' filter norms; 1-D and
     unselected tensors are 0."""
     g, out = torch.Generator().manual_seed(seed), {}
     for name, w in model.named_parameters():
-        d = torch.randn(w.shape, generator=g).to(w.device, w.dtype)  # drawn on the CPU: the same direction on every device
+        # drawn on the CPU: the same direction on every device
+        d = torch.randn(w.shape, generator=g).to(w.device, w.dtype)
         if w.dim() < 2 or not _selected(name, params): d.zero_()  # Li's ignore='biasbn'
         else:  # d_i *= ‖w_i‖ / (‖d_i‖ + 1e-10) for every output filter i
             scale = w.detach().flatten(1).norm(dim=1) / (d.flatten(1).norm(dim=1) + 1e-10)  # (out,)
@@ -80,7 +82,8 @@ def _stack(out) -> torch.Tensor:
 def _grid(steps, span) -> torch.Tensor:
     if not (isinstance(steps, int) and steps >= 2): raise ValueError(f'steps: must be an int ≥ 2, got {steps!r}')
     if not span > 0: raise ValueError(f'span: must be > 0, got {span!r}')
-    return span * (2 * torch.arange(steps, dtype=torch.float64) - (steps - 1)) / (steps - 1)  # symmetric, 0 exact when steps is odd
+    # symmetric, 0 exact when steps is odd
+    return span * (2 * torch.arange(steps, dtype=torch.float64) - (steps - 1)) / (steps - 1)
 
 # %% ../nbs/11_landscape.ipynb #06c35a8d-4
 def _sweep(model, loss_fn, data, dirs, coords) -> list[float]:
@@ -146,7 +149,8 @@ def _blend_losses(models, weights, loss_fn, data, bn_data=None) -> list[float]:
                 v = sds[0][k] * w[0]
                 for sd, wi in zip(sds[1:], w[1:]): v.add_(sd[k], alpha=wi)  # weight 1 and 0 keep a model exactly
                 t.copy_(v)
-            if bn is not None: update_bn(bn, scratch)  # resets the running stats, averages over bn_data, restores the mode
+            # resets the running stats, averages over bn_data, restores the mode
+            if bn is not None: update_bn(bn, scratch)
             scratch.eval()
             out.append(_mean_loss(scratch, loss_fn, batches))
     return out

@@ -18,7 +18,8 @@ __all__ = ['WEIGHTINGS', 'METHODS', 'loss_weights', 'distill_loss', 'register_me
            'prepare', 'param_groups', 'method_loss', 'gpf_gates']
 
 # %% ../nbs/06_methods.ipynb #a1c8eafa
-WEIGHTINGS = ('uniform', 'sdn_static', 'linear', 'gradeq')  # 'sdn_static': SDN's final weights, held from the start (SDN's code ramps them up per epoch)
+# 'sdn_static': SDN's final weights, held from the start (SDN's code ramps them up per epoch)
+WEIGHTINGS = ('uniform', 'sdn_static', 'linear', 'gradeq')
 
 def loss_weights(weighting: str, n_exits: int) -> torch.Tensor:
     "Per-exit loss weights (K,) of `weighting`, summing to 1."
@@ -56,8 +57,11 @@ class Method:
     loss."""
     name: ClassVar[str] = None  # the key in `METHODS`
     criterion: ClassVar[str] = 'max_prob'  # exit rule at evaluation (an `evaluate.CRITERIA` name)
-    trains_as: ClassVar[str] = None  # a method whose training this one shares exactly: its runs reuse that method's weights, evaluated with this `criterion`
-    version: ClassVar[int] = 1  # part of every run key of this method: bump it when the method trains differently, and its stored runs go stale
+    # a method whose training this one shares exactly: its runs reuse that method's weights, evaluated with this
+    # `criterion`
+    trains_as: ClassVar[str] = None
+    # part of every run key of this method: bump it when the method trains differently, and its stored runs go stale
+    version: ClassVar[int] = 1
     weighting: str = 'uniform'  # loss weighting (`WEIGHTINGS`)
     distill: float = 0.0  # weight α of distillation from the final exit into the ICs (0: off)
     distill_temp: float = 3.0  # distillation temperature T
@@ -124,7 +128,8 @@ class GeometricEnsemble(nn.Module):
     trained_alone = True  # trained in its own phase, with the rest of the model frozen
     def __init__(self, n_ics: int, num_classes: int):
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(n_ics, n_ics) * 0.01)  # exp(w) ≈ 1: starts as the equal-weight geometric mean
+        # exp(w) ≈ 1: starts as the equal-weight geometric mean
+        self.weight = nn.Parameter(torch.randn(n_ics, n_ics) * 0.01)
         self.bias = nn.Parameter(torch.zeros(n_ics, num_classes))  # per exit and class
         tril = torch.ones(n_ics, n_ics).tril()
         self.register_buffer('mean_mask', tril / tril.sum(1, keepdim=True))  # averages over the exits so far
@@ -149,7 +154,8 @@ class GPFMerge(nn.Module):
         self.proj = nn.Parameter(torch.randn(n_ics, dim, 2 * c) * init_std)
         self.proj_bias = nn.Parameter(torch.zeros(n_ics, 2 * c))
         self.balance = nn.Linear(c, c)  # their gate_proj, then a sigmoid
-        nn.init.normal_(self.balance.weight, std=init_std); nn.init.zeros_(self.balance.bias)  # BERT's init: λ starts at 0.5
+        # BERT's init: λ starts at 0.5
+        nn.init.normal_(self.balance.weight, std=init_std); nn.init.zeros_(self.balance.bias)
         self.gate_sigmoid = nn.Sigmoid()  # λ's squashing, as a module so that `gpf_gates` can hook its output
         self.dropout = nn.Dropout(dropout)  # their output dropout, on the states the classifier reads
     def forward(self, outs):
@@ -157,10 +163,12 @@ class GPFMerge(nn.Module):
         logits, imitation = [], []
         for i, s in enumerate(states):
             imitated = torch.tanh(torch.einsum('bd,jde->jbe', s, self.imitate[i + 1:]) + self.imitate_bias[i + 1:, None])
-            seq = torch.cat([torch.stack([p.detach() for p in states[:i]] + [s]), imitated])  # (n, B, dim): past, own, future
+            # (n, B, dim): past, own, future
+            seq = torch.cat([torch.stack([p.detach() for p in states[:i]] + [s]), imitated])
             proj = torch.einsum('jbd,jde->jbe', self.dropout(seq), self.proj) + self.proj_bias[:, None]  # (n, B, 2C)
             past, future = proj[:i + 1, :, :c].sum(0), proj[i + 1:, :, :c].sum(0)
-            lam = self.gate_sigmoid(self.balance(torch.tanh(proj[:i + 1, :, c:].sum(0) / (i + 1))))  # gate of the mean past
+            # gate of the mean past
+            lam = self.gate_sigmoid(self.balance(torch.tanh(proj[:i + 1, :, c:].sum(0) / (i + 1))))
             logits.append(2 * lam * past + (2 - 2 * lam) * future)  # the last IC has no future: 2λ·past
             if i + 1 < n:  # their CosineEmbeddingLoss against the actual, detached later states
                 imitation.append((1 - F.cosine_similarity(imitated, torch.stack([t.detach() for t in states[i + 1:]]), dim=-1)).mean())
@@ -173,7 +181,8 @@ class EEBGPFMerge(nn.Module):
     its own) and of imitated future states, mixed by a per-class gate."""
     def __init__(self, n_ics: int, dim: int, num_classes: int):
         super().__init__()
-        self.imitators = nn.ModuleList([nn.Sequential(nn.Linear(dim, dim), nn.ReLU()) for _ in range(n_ics)])  # imitator j predicts state j
+        # imitator j predicts state j
+        self.imitators = nn.ModuleList([nn.Sequential(nn.Linear(dim, dim), nn.ReLU()) for _ in range(n_ics)])
         self.proj = nn.Parameter(torch.randn(n_ics, dim, num_classes) / math.sqrt(dim))  # state at position j -> logits
         self.proj_bias = nn.Parameter(torch.zeros(n_ics, num_classes))
         self.gate = nn.Parameter(torch.randn(n_ics, dim, num_classes) / math.sqrt(dim))
@@ -219,7 +228,8 @@ class PBEE(Method):
     # that is `weighting='linear'` (e.g. `method_kw=dict(weighting='linear')`).
     name: ClassVar[str] = 'pbee'
     criterion: ClassVar[str] = 'patience'
-    trains_as: ClassVar[str] = 'sdn'  # as in the original code, which wraps a trained SDN run and changes only evaluation
+    # as in the original code, which wraps a trained SDN run and changes only evaluation
+    trains_as: ClassVar[str] = 'sdn'
 
 # %% ../nbs/06_methods.ipynb #f42a5ebb-3
 @register_method
@@ -253,8 +263,10 @@ class _GPFFields(Method):
     "The options both GPF variants share: state size, imitation weight and the Adam settings of their parameters."
     weighting: str = 'linear'  # (i+1)-proportional, the final exit included, as both codes weight the exits
     gpf_dim: int = 128  # state size of each IC
-    gpf_imitation: float = 1.0  # weight of the imitation loss beside the weighted CE (the authors': 1, as (CE + cos)/2 is)
-    gpf_lr: float = 1e-2  # Adam learning rate of the GPF parameters (state heads, imitators, merge); each variant sets its own
+    # weight of the imitation loss beside the weighted CE (the authors': 1, as (CE + cos)/2 is)
+    gpf_imitation: float = 1.0
+    # Adam learning rate of the GPF parameters (state heads, imitators, merge); each variant sets its own
+    gpf_lr: float = 1e-2
     gpf_weight_decay: float = 0.0  # Adam weight decay of the GPF parameters
 
     def __post_init__(self):
@@ -338,7 +350,8 @@ def gpf_gates(model: MultiExit, loader, device=None) -> torch.Tensor:
     if not isinstance(merge, (GPFMerge, EEBGPFMerge)):
         raise ValueError(f'model: gpf_gates needs a model prepared for gpf or gpf_eeb, got post={type(merge).__name__}')
     sums, n = [], 0
-    hook = merge.gate_sigmoid.register_forward_hook(lambda mod, inp, out: sums.append(out.double().sum(0)))  # once per IC, in order
+    # once per IC, in order
+    hook = merge.gate_sigmoid.register_forward_hook(lambda mod, inp, out: sums.append(out.double().sum(0)))
     try:
         model.eval()
         for x, _ in loader:

@@ -148,8 +148,10 @@ class MSDNet(nn.Module):
     "MSDNet's trunk and final classifier; its other classifiers are built by `MultiExit` from `native_head`."
     native_exits = True  # `MultiExit` takes exits, stages and classifiers from the network instead of placing them
     def __init__(self, num_classes=10, in_chans=3,
-                 blocks=7, step=2, base=4, stepmode='even',  # one classifier per block; layers per block (see `STEPMODES`)
-                 channels=16, growth=6, gr_factor=(1, 2, 4), bn_factor=(1, 2, 4),  # scale s: `channels·gr_factor[s]` channels, growing by `growth·gr_factor[s]` a layer
+                 # one classifier per block; layers per block (see `STEPMODES`)
+                 blocks=7, step=2, base=4, stepmode='even',
+                 # scale s: `channels·gr_factor[s]` channels, growing by `growth·gr_factor[s]` a layer
+                 channels=16, growth=6, gr_factor=(1, 2, 4), bn_factor=(1, 2, 4),
                  reduction=0.5, head_width=128):  # channels kept by a transition; conv width of the classifiers
         super().__init__()
         if stepmode not in STEPMODES: raise ValueError(f"stepmode: unknown {stepmode!r}; valid: {', '.join(STEPMODES)}")
@@ -253,7 +255,8 @@ def vit_mini(num_classes=10, in_chans=3, image_size=32, patch_size=None, depth=6
     return vit_tiny(num_classes, in_chans, image_size, patch_size or max(1, image_size // 4), depth, dim, heads, mlp_ratio, **kw)
 
 # %% ../nbs/01_models.ipynb #16af06a1
-_MSDNET_MINI = dict(blocks=4, step=1, base=2, channels=8, growth=4, head_width=32)  # at 28×28: trunk 64k parameters, 7.6 MFLOPs; with its 3 ICs 139k, 9.3 MFLOPs
+# at 28×28: trunk 64k parameters, 7.6 MFLOPs; with its 3 ICs 139k, 9.3 MFLOPs
+_MSDNET_MINI = dict(blocks=4, step=1, base=2, channels=8, growth=4, head_width=32)
 
 BACKBONES = {
     'cnn':         lambda num_classes, in_chans, image_size, **kw: SmallCNN(num_classes, in_chans, **kw),

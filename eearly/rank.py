@@ -88,7 +88,8 @@ def collect_activations(model: MultiExit, loader, n: int = 2000, where: str = 'e
                 h = x[: n - got].to(device)
                 for i, (name, stage) in enumerate(zip(names, stages)):
                     h = stage(h)
-                    z = h if i == len(names) - 1 else model.head_input(h)  # a multi-scale state (MSDNet): the scale its classifier reads
+                    # a multi-scale state (MSDNet): the scale its classifier reads
+                    z = h if i == len(names) - 1 else model.head_input(h)
                     f = _pool(z) if reduce == 'pool' else z.flatten(1)
                     if name not in cols: cols[name] = _columns(f.shape[1], max_features, seed)
                     if cols[name] is not None: f = f[:, cols[name].to(f.device)]

@@ -33,8 +33,10 @@ class PhaseKind:
     trains: tuple  # the parameter roles (`methods.param_groups`) that get gradients, in optimizer order
     tracked: Callable  # n_exits -> the exits the phase improves, which early stopping watches
     flops: Callable  # (b, h): training FLOPs per sample from the backbone's and the heads' forward FLOPs
-    frozen: Callable = None  # model -> the module kept in eval mode while the rest trains (BN statistics, dropout); None: none
-    backbone_only: bool = False  # the bare backbone on its final CE: a shareable phase 1, and DDP wraps only the backbone
+    # model -> the module kept in eval mode while the rest trains (BN statistics, dropout); None: none
+    frozen: Callable = None
+    # the bare backbone on its final CE: a shareable phase 1, and DDP wraps only the backbone
+    backbone_only: bool = False
     in_regimes: bool = True  # may be a step of a regime (a method's extra phase, such as ZTW's ensemble, may not)
     @property
     def trains_heads(self) -> bool: return 'heads' in self.trains
@@ -43,8 +45,10 @@ _all_exits, _ics, _final = (lambda k: list(range(k))), (lambda k: list(range(k -
 PHASE_KINDS = {  # a new kind of phase is one entry here
     'backbone': PhaseKind(('backbone',), _final, lambda b, h: 3 * b, backbone_only=True),
     'all': PhaseKind(('backbone', 'heads'), _all_exits, lambda b, h: 3 * (b + h)),
-    'heads': PhaseKind(('heads',), _ics, lambda b, h: b + 3 * h, frozen=lambda m: m.backbone),  # a forward through the frozen backbone
-    'ensemble': PhaseKind(('ensemble',), _ics, lambda b, h: b + h, frozen=lambda m: m, in_regimes=False)}  # ZTW's: forwards only, below its weights
+    # a forward through the frozen backbone
+    'heads': PhaseKind(('heads',), _ics, lambda b, h: b + 3 * h, frozen=lambda m: m.backbone),
+    # ZTW's: forwards only, below its weights
+    'ensemble': PhaseKind(('ensemble',), _ics, lambda b, h: b + h, frozen=lambda m: m, in_regimes=False)}
 REGIMES = {'joint': ('all',), 'disjoint': ('backbone', 'heads'), 'mixed': ('backbone', 'all')}
 
 # %% ../nbs/07_regimes.ipynb #5a985a98-1
@@ -66,7 +70,8 @@ def train_flops(phases: list, backbone_flops: float, head_flops: float) -> float
     return float(sum(PHASE_KINDS[p['train']].flops(backbone_flops, head_flops) * p['samples'] for p in phases))
 
 # %% ../nbs/07_regimes.ipynb #48915c10
-TRAINER_VERSION = 1  # bump when `fit` trains differently (phases, optimizers, schedules, stopping, seeding): stored runs go stale
+# bump when `fit` trains differently (phases, optimizers, schedules, stopping, seeding): stored runs go stale
+TRAINER_VERSION = 1
 
 
 # %% ../nbs/07_regimes.ipynb #77113c92
@@ -97,7 +102,8 @@ class Phase:
     weight_decay: float = 5e-4
     head_optimizer: str = None  # optimizer of the ICs and extras; default `optimizer`
     head_weight_decay: float = None  # weight decay of the ICs and extras; default `weight_decay`
-    lr_schedule: str = 'cosine'  # 'cosine' (to 0 over the phase's epochs), 'constant', or 'plateau' (÷10 on each validation plateau)
+    # 'cosine' (to 0 over the phase's epochs), 'constant', or 'plateau' (÷10 on each validation plateau)
+    lr_schedule: str = 'cosine'
     plateau_drops: int = 2  # 'plateau' only: the LR drops this many times, and the next plateau ends the phase
     weighting: str = None  # loss weighting; default: the method's
 
@@ -106,7 +112,8 @@ OPTIMIZERS = {'sgd': lambda groups, p: torch.optim.SGD(groups, momentum=p.moment
               'adamw': lambda groups, p: torch.optim.AdamW(groups)}
 LR_SCHEDULES = {'cosine': lambda steps: lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / max(steps, 1))),
                 'constant': lambda steps: lambda s: 1.0,
-                'plateau': lambda steps: lambda s: 1.0}  # constant between the drops the early stopper calls for (`PhaseOptimizer.drop_lr`)
+                # constant between the drops the early stopper calls for (`PhaseOptimizer.drop_lr`)
+                'plateau': lambda steps: lambda s: 1.0}
 PLATEAU_FACTOR = 0.1  # the LR factor of one plateau drop
 
 # %% ../nbs/07_regimes.ipynb #dee05007-1
@@ -256,7 +263,8 @@ class EarlyStopper:
         if better: self.best_state, self.best_epoch = copy.deepcopy(model.state_dict()), epoch
         if not all(self.bad[i] >= self.patience for i in self.tracked): return None
         if not self.drops: return 'stop'
-        self.drops, self.bad = self.drops - 1, {i: 0 for i in self.tracked}  # a lower LR gets `patience` epochs of its own
+        # a lower LR gets `patience` epochs of its own
+        self.drops, self.bad = self.drops - 1, {i: 0 for i in self.tracked}
         return 'drop'
     def state_dict(self) -> dict: return {k: getattr(self, k) for k in ('patience', 'tracked', 'drops', 'min_delta', 'best', 'bad', 'best_state', 'best_epoch')}
     def load_state_dict(self, st: dict): self.__dict__.update(st)
@@ -268,7 +276,8 @@ def _seed_all(seed: int, loader):
 
 # %% ../nbs/07_regimes.ipynb #r1a2b3c4
 SCHEDULES = ('equal_epochs', 'converge')
-SCHEDULE_LR = {'equal_epochs': 'cosine', 'converge': 'plateau'}  # the LR schedule each schedule uses unless told otherwise
+# the LR schedule each schedule uses unless told otherwise
+SCHEDULE_LR = {'equal_epochs': 'cosine', 'converge': 'plateau'}
 
 def _phase_epochs(phases, schedule, phase_epochs, total_epochs, backbone_frac, max_epochs) -> tuple:
     if schedule not in SCHEDULES: raise ValueError(f"schedule: unknown name {schedule!r}; valid names: {', '.join(SCHEDULES)}")
@@ -333,7 +342,8 @@ class Plan:
                  seed=self.seed, method=self.method.config(), schedule=self.schedule, patience=p,
                  early_stopping=f'per-exit val accuracy, patience {p}' + (f', min_delta {self.min_delta}' if self.min_delta else '') if p else 'off',
                  batch_size=getattr(train_dl, 'batch_size', None), n_train=len(train_dl.dataset))
-        return c | ({'world_size': world} if world > 1 else {})  # a checkpoint is resumed only by the same number of processes
+        # a checkpoint is resumed only by the same number of processes
+        return c | ({'world_size': world} if world > 1 else {})
 
 # %% ../nbs/07_regimes.ipynb #r4a2b3c4
 def _check_plan(plan: Plan):
@@ -625,7 +635,8 @@ class DDP(Callback):
         kw = dict(device_ids=[l.device.index]) if l.device.type == 'cuda' else {}
         alone = PHASE_KINDS[l.phase.train].backbone_only
         l.net = torch.nn.parallel.DistributedDataParallel(l.model.backbone if alone else l.model,
-                                                          find_unused_parameters=not alone, **kw)  # e.g. an ensemble trained later
+                                                          # e.g. an ensemble trained later
+                                                          find_unused_parameters=not alone, **kw)
     def before_batch(self, l):
         if len(l.x) < l.world: raise CancelBatch()  # a last batch too small to share: skipped on every rank alike
         l.x, l.y = l.x[l.rank::l.world], l.y[l.rank::l.world]
@@ -702,12 +713,17 @@ def fit(model: MultiExit, regime='mixed', train_dl=None, val_dl=None,
         optimizer: str = Phase.optimizer, momentum: float = Phase.momentum, weight_decay: float = Phase.weight_decay,
         lr_schedule: str = None,  # default: 'cosine' under equal epochs, 'plateau' under converge
         phase_kw: list = None,  # per-phase overrides of the `Phase` fields, one dict per phase of the regime
-        schedule: str = 'equal_epochs',  # 'equal_epochs' (`phase_epochs`/`total_epochs`) or 'converge' (each phase to its validation plateau, LR ÷10 at the first ones)
+        # 'equal_epochs' (`phase_epochs`/`total_epochs`) or 'converge' (each phase to its validation plateau, LR ÷10 at
+        # the first ones)
+        schedule: str = 'equal_epochs',
         max_epochs: int = None,  # per-phase cap under 'converge'
-        patience: int = None,  # stop a phase after this many epochs without improvement of the exits it trains (needs val_dl)
-        min_delta: float = 0.0,  # an exit improves only when its validation accuracy rises by more than this (a fraction, e.g. 0.005)
+        # stop a phase after this many epochs without improvement of the exits it trains (needs val_dl)
+        patience: int = None,
+        # an exit improves only when its validation accuracy rises by more than this (a fraction, e.g. 0.005)
+        min_delta: float = 0.0,
         phase1_dir=None,  # folder of a phase 1 shared by runs that start alike: read when it holds one, else written
-        keep_phase1_epochs: bool = False,  # the shared phase 1 keeps each epoch's backbone, to replay `epoch_end` with them
+        # the shared phase 1 keeps each epoch's backbone, to replay `epoch_end` with them
+        keep_phase1_epochs: bool = False,
         device=None, progress: bool = False,
         callbacks=()) -> History:  # `Callback`s, or functions called with (event, info dict): see below
     "Train `model` through the phases of `regime`: the settings make a `Plan`, which a `Learner` trains."

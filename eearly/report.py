@@ -29,7 +29,8 @@ def _fmt(v) -> str:
     return str(v)
 
 # %% ../nbs/17_report.ipynb #529a988c
-PAPER_RULE_SINCE = '0.2.0'  # from this version on, `test_sweep` takes the paper's pick (largest cost that fits); before, the oracle's
+# from this version on, `test_sweep` takes the paper's pick (largest cost that fits); before, the oracle's
+PAPER_RULE_SINCE = '0.2.0'
 
 # %% ../nbs/17_report.ipynb #cc78d16b
 def _oracle_era(meta: dict) -> bool:
@@ -37,7 +38,8 @@ def _oracle_era(meta: dict) -> bool:
     return Version(meta.get('eearly', '0')) < Version(PAPER_RULE_SINCE)
 
 # %% ../nbs/17_report.ipynb #22644da7
-CONVERGENCE_JSON = 'convergence.json'  # `bench/convergence.py --out <fig_dir>/convergence.json`: the profile's convergence gap
+# `bench/convergence.py --out <fig_dir>/convergence.json`: the profile's convergence gap
+CONVERGENCE_JSON = 'convergence.json'
 
 # %% ../nbs/17_report.ipynb #4de1b0b9
 def _convergence_lines(c: dict) -> list[str]:
@@ -47,7 +49,9 @@ def _convergence_lines(c: dict) -> list[str]:
             f"phase): largest final-exit gain **{c['max_gain_pp']:+.2f} pp** (goal ≤ {c['goal_pp']} pp: {'met' if c['met'] else 'missed'}). {rows}.", '']
 
 # %% ../nbs/17_report.ipynb #70bc42c7
-RERUN_GLOB = 'rerun*.json'  # `bench/rerun.py --out <fig_dir>/rerun[-<what>].json`: one file per rerun check (the verdicts that flipped when figures were made again with another thread count)
+# `bench/rerun.py --out <fig_dir>/rerun[-<what>].json`: one file per rerun check (the verdicts that flipped when figures
+# were made again with another thread count)
+RERUN_GLOB = 'rerun*.json'
 
 # %% ../nbs/17_report.ipynb #2c5b9a9a
 def rerun_checks(fig_dir) -> list[dict]:
@@ -74,7 +78,8 @@ def _rerun_flip(checks: list, figure: str, f: dict) -> str:
     return '; '.join(flips) or None
 
 # %% ../nbs/17_report.ipynb #7b818b14
-FLOORS = {'cnn': {'joint': 91.0, 'mixed': 91.0, 'disjoint': 90.5}, 'vit_mini': {r: 85.0 for r in REGIME_NAMES}}  # the default profile's goals for the final exit, %
+# the default profile's goals for the final exit, %
+FLOORS = {'cnn': {'joint': 91.0, 'mixed': 91.0, 'disjoint': 90.5}, 'vit_mini': {r: 85.0 for r in REGIME_NAMES}}
 
 # %% ../nbs/17_report.ipynb #ebc920c9
 def _floor_lines(metas: list, why: dict = None) -> list[str]:
@@ -111,10 +116,14 @@ def _cap_lines(metas: list) -> list[str]:
             f'so they may be under-trained: {what}.' if hits else 'every phase stopped at its validation plateau.'), '']
 
 # %% ../nbs/17_report.ipynb #91341b03
-REASONS_YAML = 'reasons.yaml'  # <fig_dir>/reasons.yaml: figure -> claim -> why ours differs from the paper, and floors -> '<backbone> <regime>' -> why it is missed; written after reading the results
+# <fig_dir>/reasons.yaml: figure -> claim -> why ours differs from the paper, and floors -> '<backbone> <regime>' -> why
+# it is missed; written after reading the results
+REASONS_YAML = 'reasons.yaml'
 
 # %% ../nbs/17_report.ipynb #266b3701
-CAVEATS_YAML = 'caveats.yaml'  # <fig_dir>/caveats.yaml: figure -> claim -> what a reader should know before citing it, whatever its verdict (a probe showing that its effect comes from under-training, say)
+# <fig_dir>/caveats.yaml: figure -> claim -> what a reader should know before citing it, whatever its verdict (a probe
+# showing that its effect comes from under-training, say)
+CAVEATS_YAML = 'caveats.yaml'
 
 # %% ../nbs/17_report.ipynb #9094aa8c
 def _claim_notes(fig_dir: Path, metas: list, name: str = REASONS_YAML) -> dict:
@@ -216,7 +225,8 @@ def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
              'Wall times are those of the run that wrote each figure; training runs already in the cache are not retrained, '
              'so a figure that reuses them takes seconds (cold-cache timings: `BENCHMARKS.md`).', '',
              '| figure | notebook | params | schedule | outputs | headline numbers | wall time |', '|---|---|---|---|---|---|---|']
-    if notes := sorted({m['profile_note'] for m in metas if m.get('profile_note')}):  # e.g. the quick profile: not converged
+    # e.g. the quick profile: not converged
+    if notes := sorted({m['profile_note'] for m in metas if m.get('profile_note')}):
         lines[1:1] = ['', *[f'**{n}.** These figures are a first look, not results to cite.' for n in notes]]
     if (conv := fig_dir/CONVERGENCE_JSON).exists(): lines[-2:-2] = _convergence_lines(json.loads(conv.read_text()))
     for r in (reruns := rerun_checks(fig_dir)): lines[-2:-2] = _rerun_lines(r)
@@ -281,7 +291,8 @@ def boundary_margin(f: dict) -> float:
     if f.get('low') is None or f.get('high') is None: return float('nan')
     lo, hi, d = f['low'], f['high'], f.get('min_effect') or 0.0
     ends = [abs(lo - d), abs(hi + d)]
-    if d: ends.append(min(lo + d, d - hi) if equivalent(lo, hi, d) else max(0.0, -d - lo, hi - d))  # equivalence needs both ends inside
+    # equivalence needs both ends inside
+    if d: ends.append(min(lo + d, d - hi) if equivalent(lo, hi, d) else max(0.0, -d - lo, hi - d))
     return min(ends) / max((hi - lo) / 2, 1e-12)
 
 # %% ../nbs/17_report.ipynb #cc6c28b5-1

@@ -39,15 +39,19 @@ class RunConfig:
     split_seed: int = 0  # seed of the subset and validation split (fixed across training seeds)
     augment: bool = True
     batch_size: int = 128
-    channels_last: bool = True  # model, heads and batches in channels-last memory format (convs 1.2–1.4× faster on the project CPUs, BENCHMARKS.md)
+    # model, heads and batches in channels-last memory format (convs 1.2–1.4× faster on the project CPUs, BENCHMARKS.md)
+    channels_last: bool = True
     backbone: str = 'cnn'  # a `BACKBONES` name or tv:<torchvision name>
     backbone_kw: dict = field(default_factory=dict)
     exits: object = 'auto'  # 'auto', a number of ICs, or a list of module names
-    head: str = 'pooled'  # a `HEADS` name; on a native multi-exit backbone (MSDNet) the default keeps its own classifiers
+    # a `HEADS` name; on a native multi-exit backbone (MSDNet) the default keeps its own classifiers
+    head: str = 'pooled'
     method: str = 'sdn'  # a `METHODS` name
     method_kw: dict = field(default_factory=dict)  # other `Method` fields: weighting, distill, ...
     regime: object = 'mixed'  # a `REGIMES` name or a list of phases
-    schedule: str = 'equal_epochs'  # 'equal_epochs' (`phase_epochs` or `total_epochs`) or 'converge' (each phase to its validation plateau; LR ÷10 at the first two)
+    # 'equal_epochs' (`phase_epochs` or `total_epochs`) or 'converge' (each phase to its validation plateau; LR ÷10 at
+    # the first two)
+    schedule: str = 'equal_epochs'
     phase_epochs: list = None  # epochs per phase; or `total_epochs`
     total_epochs: int = None  # equal compute: split by `backbone_frac`
     max_epochs: int = None  # per-phase safety cap under schedule='converge' (the plateaus end a phase first)
@@ -56,11 +60,14 @@ class RunConfig:
     head_lr: float = None
     optimizer: str = Phase.optimizer
     weight_decay: float = Phase.weight_decay
-    patience: int = None  # epochs without improvement of the exits a phase trains before it stops (needed by 'converge'; None: off)
-    min_delta: float = 0.0  # an exit improves only when its validation accuracy rises by more than this (0.005: half a point)
+    # epochs without improvement of the exits a phase trains before it stops (needed by 'converge'; None: off)
+    patience: int = None
+    # an exit improves only when its validation accuracy rises by more than this (0.005: half a point)
+    min_delta: float = 0.0
     seed: int = 0  # seed of initial weights, data order and augmentation
     snapshots: bool = False  # keep the weights after every epoch in `snapshots/` (analyses over training)
-    gradflow_every: int = 0  # every N steps of an IC-training phase, log `grad_contributions` on a fixed validation batch (0: off)
+    # every N steps of an IC-training phase, log `grad_contributions` on a fixed validation batch (0: off)
+    gradflow_every: int = 0
 
     def __post_init__(self):
         if self.schedule not in SCHEDULES: raise ValueError(f"schedule: unknown name {self.schedule!r}; valid names: {', '.join(SCHEDULES)}")
@@ -215,7 +222,8 @@ def build(cfg: RunConfig, device=None, data=True):
     method = as_method(dict(name=cfg.method, **cfg.method_kw))
     torch.manual_seed(cfg.seed)
     bb = create_backbone(cfg.backbone, info.num_classes, info.in_chans, info.image_size, **cfg.backbone_kw)
-    head = None if getattr(bb, 'native_exits', False) and cfg.head == 'pooled' else cfg.head  # None: its own classifiers
+    # None: its own classifiers
+    head = None if getattr(bb, 'native_exits', False) and cfg.head == 'pooled' else cfg.head
     model = MultiExit(bb, exits=cfg.exits if isinstance(cfg.exits, (str, int)) else list(cfg.exits), head=head)
     if cfg.channels_last: to_channels_last(model)
     return model.to(device or 'cpu'), dls, method
@@ -266,7 +274,8 @@ class _GradFlowCSV(Callback):
 
 # %% ../nbs/08_runs.ipynb #f51d90ff
 _PHASE1_FIELDS = ('dataset', 'subset', 'val_frac', 'split_seed', 'augment', 'batch_size', 'backbone', 'backbone_kw', 'seed',
-                  'schedule', 'patience', 'min_delta', 'snapshots')  # what phase 1 depends on, besides its `Phase` and the code
+                  # what phase 1 depends on, besides its `Phase` and the code
+                  'schedule', 'patience', 'min_delta', 'snapshots')
 
 # %% ../nbs/08_runs.ipynb #a9a8be72
 def phase1_dir(cfg: RunConfig, plan: Plan, results_dir=None) -> Path:
@@ -301,7 +310,8 @@ def _reevaluate(cfg: RunConfig, d: Path, device, started) -> dict:
     model, _, method = build(cfg, device, data=False)
     prepare(model, method)
     lg = read_logits(d)
-    hist, written = (json.loads((d/f).read_text()) for f in ('history.json', 'config.json'))  # `trained_in`: set by `_train_as`
+    # `trained_in`: set by `_train_as`
+    hist, written = (json.loads((d/f).read_text()) for f in ('history.json', 'config.json'))
     return _evaluate(cfg, d, model, method, dict(logits=lg['val_logits'], labels=lg['val_labels']),
                      dict(logits=lg['test_logits'], labels=lg['test_labels']), started, hist, written)
 
@@ -346,7 +356,8 @@ def _run(cfg, results_dir, device, progress) -> dict:
     if trains_as := as_method(dict(name=cfg.method, **cfg.method_kw)).trains_as:  # nothing of its own to train
         with _run_lock(d, results_dir): return _finished(cfg, d, device, started) or _train_as(cfg, d, trains_as, results_dir, device, started)
     if not may_train(): raise RunsMissing([cfg])
-    model, dls, method = build(cfg, device)  # bad configs fail here, in `_plan` or in `Learner`, before anything is written
+    # bad configs fail here, in `_plan` or in `Learner`, before anything is written
+    model, dls, method = build(cfg, device)
     plan = _plan(cfg, method, d, results_dir)
     if not (isinstance(cfg.gradflow_every, int) and cfg.gradflow_every >= 0):
         raise ValueError(f'gradflow_every: must be an int ≥ 0 (0: off), got {cfg.gradflow_every!r}')
@@ -368,7 +379,8 @@ def _train(cfg, d, model, dls, method, plan: Plan, started, progress) -> dict:
     written = dict(config=asdict(cfg), versions=training_versions(cfg), trained_on=trained_on())
     write_json(d/'history.json', history)
     write_json(d/'config.json', written)
-    lg = read_logits(d)  # the metrics are those of the stored logits, so that a replot from the store gives the same numbers
+    # the metrics are those of the stored logits, so that a replot from the store gives the same numbers
+    lg = read_logits(d)
     metrics = _evaluate(cfg, d, model, method, dict(logits=lg['val_logits'], labels=lg['val_labels']),
                         dict(logits=lg['test_logits'], labels=lg['test_labels']), started, history, written)
     (d/'last.pt').unlink(missing_ok=True)  # the final weights are in model.pt

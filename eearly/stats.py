@@ -47,7 +47,8 @@ def compare(a, b, conf: float = 0.95) -> dict:
     if a.size < 2 or b.size < 2: raise ValueError(f'a, b: need at least two values each (seeds), got {a.size} and {b.size}')
     r = stats.ttest_ind(a, b, equal_var=False)
     diff = float(a.mean() - b.mean())
-    if not np.isfinite(r.pvalue): return dict(diff=diff, low=diff, high=diff, p=0.0 if diff else 1.0)  # no spread at all
+    # no spread at all
+    if not np.isfinite(r.pvalue): return dict(diff=diff, low=diff, high=diff, p=0.0 if diff else 1.0)
     lo, hi = r.confidence_interval(conf)
     return dict(diff=diff, low=float(lo), high=float(hi), p=float(r.pvalue))
 
@@ -55,7 +56,8 @@ def compare(a, b, conf: float = 0.95) -> dict:
 # a claim holds or is reversed only beyond it, and is equivalent when its 95 % interval lies inside ±it. Other units: 0,
 # so never equivalent. Fixed before the figures are made; see "Statistics over seeds" for why 0.5 pp.
 MIN_EFFECT = {'%': 0.5}
-VERDICTS = ('holds', 'equivalent', 'inconclusive', 'reversed')  # the words a finding's verdict can be, in the page's order
+# the words a finding's verdict can be, in the page's order
+VERDICTS = ('holds', 'equivalent', 'inconclusive', 'reversed')
 
 # %% ../nbs/13b_stats.ipynb #0ba315ce-1
 def _min_effect_text() -> str: return ', '.join(f"{d:g} {'pp' if u == '%' else u} for values in {u}" for u, d in MIN_EFFECT.items())
@@ -81,14 +83,16 @@ def finding(claim: str, a, b, expect: str = '>', what: str = '', unit: str = '',
     """One tested claim from per-seed values `a`, `b` of its two sides: verdict (against the unit's `MIN_EFFECT`),
     evidence, the paper's direction and our schedule."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    u, du = (f' {unit}' if unit else ''), (' pp' if unit == '%' else f' {unit}' if unit else '')  # a difference of % is in points
+    # a difference of % is in points
+    u, du = (f' {unit}' if unit else ''), (' pp' if unit == '%' else f' {unit}' if unit else '')
     means = f'{what + ": " if what else ""}{np.nanmean(a):{fmt}} vs {np.nanmean(b):{fmt}}{u}' if a.size and b.size else what or 'no values'
     delta = MIN_EFFECT.get(unit, 0.0)
     out = dict(claim=claim, paper=paper, schedule=schedule, min_effect=delta)
     if a.size < 2 or b.size < 2 or np.isnan(a).any() or np.isnan(b).any():
         return out | dict(verdict='inconclusive', evidence=f'{means}; fewer than two seeds on a side: no interval', diff=None, low=None, high=None)
     c = compare(a, b)
-    spread = dict(n_a=int(a.size), n_b=int(b.size), sd_a=float(a.std(ddof=1)), sd_b=float(b.std(ddof=1)))  # for `seeds_to_decide`
+    # for `seeds_to_decide`
+    spread = dict(n_a=int(a.size), n_b=int(b.size), sd_a=float(a.std(ddof=1)), sd_b=float(b.std(ddof=1)))
     return out | spread | dict(verdict=verdict(c, expect, delta), diff=c['diff'], low=c['low'], high=c['high'],
                       evidence=f"{means} (means over {a.size} and {b.size} seeds), difference {c['diff']:+{fmt}}{du}, "
                                f"95 % CI [{c['low']:+{fmt}}, {c['high']:+{fmt}}]" + (f', minimum effect {delta:g}{du}' if delta else ''))
@@ -109,5 +113,6 @@ def seeds_to_decide(f: dict, most: int = 100) -> int | None:
     spread."""
     if f.get('sd_a') is None or f.get('diff') is None: return None
     d, m = abs(f['diff']), f.get('min_effect') or 0.0
-    decided = lambda n: (h := welch_halfwidth(f['sd_a'], f['sd_b'], n)) < d - m or (m > 0 and d + h < m)  # beyond the margin, or inside it
+    # beyond the margin, or inside it
+    decided = lambda n: (h := welch_halfwidth(f['sd_a'], f['sd_b'], n)) < d - m or (m > 0 and d + h < m)
     return next((n for n in range(2, most + 1) if decided(n)), None)

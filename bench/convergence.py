@@ -2,7 +2,7 @@
 cap `--max-epochs`, then again with twice the cap. A run that had converged gains nothing from the larger cap; the goal
 (the default profile's goal) is a gain of at most 0.5 pp of final-exit test accuracy. A plain script, not a test: prints JSON, then one
 summary line, and writes the JSON to `--out` (the results page of `make figures` shows it when it lies in the figure
-folder as `convergence.json`).
+folder as `convergence.json`, or `convergence-<what>.json` for another check such as `--double patience`).
 
     .venv/bin/python bench/convergence.py [--profile default] [--backbones cnn vit_mini] [--regimes joint disjoint mixed]
                                           [--seed 0] [--results DIR] [--out FILE] [--quick]

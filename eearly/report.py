@@ -14,7 +14,7 @@ from .stats import VERDICTS, _min_effect_text, equivalent, seeds_to_decide
 from .io import atomic_path, resolve_path
 
 # %% auto #0
-__all__ = ['PAPER_MIXED_VS', 'PAPER_RULE_SINCE', 'CONVERGENCE_JSON', 'RERUN_GLOB', 'FLOORS', 'REASONS_YAML', 'CAVEATS_YAML',
+__all__ = ['PAPER_MIXED_VS', 'PAPER_RULE_SINCE', 'CONVERGENCE_GLOB', 'RERUN_GLOB', 'FLOORS', 'REASONS_YAML', 'CAVEATS_YAML',
            'rerun_checks', 'figure_jsons', 'results_page', 'compare_figures', 'boundary_margin', 'closest_findings']
 
 # %% ../nbs/17_report.ipynb #rp000006
@@ -38,15 +38,20 @@ def _oracle_era(meta: dict) -> bool:
     return Version(meta.get('eearly', '0')) < Version(PAPER_RULE_SINCE)
 
 # %% ../nbs/17_report.ipynb #22644da7
-# `bench/convergence.py --out <fig_dir>/convergence.json`: the profile's convergence gap
-CONVERGENCE_JSON = 'convergence.json'
+# `bench/convergence.py --out <fig_dir>/convergence[-<what>].json`: the profile's convergence gaps (the epoch cap doubled, or the
+# patience: `--double patience`)
+CONVERGENCE_GLOB = 'convergence*.json'
 
 # %% ../nbs/17_report.ipynb #4de1b0b9
 def _convergence_lines(c: dict) -> list[str]:
     "The results page's paragraph on the convergence gap of `bench/convergence.py`."
-    rows = '; '.join(f"{r['backbone']} {r['regime']} {r['final_acc']:.2f} → {r['final_acc_2x']:.2f} % ({r['gain_pp']:+.2f} pp)" for r in c['rows'])
-    return [f"**Convergence gap** (`bench/convergence.py`, seed {c['seed']}, epoch cap {c['max_epochs'][0]} vs {c['max_epochs'][1]} per "
-            f"phase): largest final-exit gain **{c['max_gain_pp']:+.2f} pp** (goal ≤ {c['goal_pp']} pp: {'met' if c['met'] else 'missed'}). {rows}.", '']
+    at_cap = ' (reached the cap with it doubled: the gain is a lower bound)'
+    rows = '; '.join(f"{r['backbone']} {r['regime']} {r['final_acc']:.2f} → {r['final_acc_2x']:.2f} % ({r['gain_pp']:+.2f} pp)"
+                     + (at_cap if r.get('capped_2x') else '') for r in c['rows'])
+    pat = c.get('doubled') == 'patience'
+    what = (f"patience {c['patience'][0]} vs {c['patience'][1]} epochs under the cap {c['max_epochs'][0]}" if pat else
+            f"epoch cap {c['max_epochs'][0]} vs {c['max_epochs'][1]} per phase")
+    return [f"**Convergence gap** (`bench/convergence.py{' --double patience' if pat else ''}`, seed {c['seed']}, {what}): largest final-exit gain **{c['max_gain_pp']:+.2f} pp** (goal ≤ {c['goal_pp']} pp: {'met' if c['met'] else 'missed'}). {rows}.", '']
 
 # %% ../nbs/17_report.ipynb #70bc42c7
 # `bench/rerun.py --out <fig_dir>/rerun[-<what>].json`: one file per rerun check (the verdicts that flipped when figures
@@ -200,10 +205,10 @@ def _judged(f: dict) -> dict:
 
 # %% ../nbs/17_report.ipynb #4bfbebce
 def figure_jsons(fig_dir) -> dict:
-    """figure name -> the JSON each figure in `fig_dir` wrote (not `convergence.json` or the `rerun*.json` checks), in
+    """figure name -> the JSON each figure in `fig_dir` wrote (not the `convergence*.json` or `rerun*.json` checks), in
     name order, each finding `_judged`."""
     fig_dir = resolve_path(fig_dir)
-    out = {p.stem: json.loads(p.read_text()) for p in sorted(fig_dir.glob('*.json')) if p.name != CONVERGENCE_JSON and not p.match(RERUN_GLOB)}
+    out = {p.stem: json.loads(p.read_text()) for p in sorted(fig_dir.glob('*.json')) if not p.match(CONVERGENCE_GLOB) and not p.match(RERUN_GLOB)}
     for meta in out.values():
         if 'findings' in meta: meta['findings'] = [_judged(f) for f in meta['findings'] or []]
     if not out: raise FileNotFoundError(f'fig_dir: no figure JSON in {fig_dir}; run `make figures` first')
@@ -228,7 +233,7 @@ def results_page(fig_dir, out=None, title: str = 'Paper figures') -> str:
     # e.g. the quick profile: not converged
     if notes := sorted({m['profile_note'] for m in metas if m.get('profile_note')}):
         lines[1:1] = ['', *[f'**{n}.** These figures are a first look, not results to cite.' for n in notes]]
-    if (conv := fig_dir/CONVERGENCE_JSON).exists(): lines[-2:-2] = _convergence_lines(json.loads(conv.read_text()))
+    for conv in sorted(fig_dir.glob(CONVERGENCE_GLOB)): lines[-2:-2] = _convergence_lines(json.loads(conv.read_text()))
     for r in (reruns := rerun_checks(fig_dir)): lines[-2:-2] = _rerun_lines(r)
     why, caveats = _claim_notes(fig_dir, metas), _claim_notes(fig_dir, metas, CAVEATS_YAML)
     lines[-2:-2] = _floor_lines(metas, why) + _cap_lines(metas)

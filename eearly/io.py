@@ -95,5 +95,6 @@ def save_figure(fig, name: str, out_dir, data: dict, profile: str, started: floa
 
 # %% ../nbs/04_io.ipynb #u1a2b3c4
 def cpu_isa() -> str:
-    "The vector instruction set torch's CPU kernels use here ('AVX2', 'AVX512', ...): \"AMD EPYC\" names both a Zen 3 with AVX2 and a Zen 5 with AVX-512, whose float results differ."
+    """The vector instruction set torch's CPU kernels use here ('AVX2', 'AVX512', ...): "AMD EPYC" names both a Zen 3
+    with AVX2 and a Zen 5 with AVX-512, whose float results differ."""
     return torch.backends.cpu.get_cpu_capability()

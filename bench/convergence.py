@@ -7,6 +7,7 @@ folder as `convergence.json`, or `convergence-<what>.json` for another check suc
     .venv/bin/python bench/convergence.py [--profile default] [--backbones cnn vit_mini] [--regimes joint disjoint mixed]
                                           [--seed 0] [--results DIR] [--out FILE] [--quick]
                                           [--double cap|patience] [--dataset NAME] [--subset N] [--max-epochs N]
+                                          [--patience N]
 
 The runs are the profile's own: `eearly.grids.figure_params('fig_acc_vs_flops', profile)` gives the shared run
 parameters (data, cap, patience, `min_delta`, batch, LR) and `run_params` turns them into the configs the figures ask
@@ -25,13 +26,15 @@ BENCHMARKS.md, 2026-11-30: `vit_mini` on digits gained up to 45 pp from patience
 data setting than the profile's shared runs (`fig_suitability`'s cells: `--dataset digits --subset 0`, or
 `--subset 1000`). Such a check goes to its own `--out`, not to a figure folder's `convergence.json`. A doubled-patience run
 that reaches the cap (`capped_2x`) says little: give that check a larger cap with `--max-epochs` (the probe used 240).
+`--patience` starts from another patience than the profile's: `--patience 8 --double patience` asks whether 8 is enough
+after 4 was not.
 """
 from __future__ import annotations
 import argparse, json, sys, time
 from dataclasses import asdict
 import torch
 from eearly.grids import figure_params, grid_configs, run_params
-from eearly.io import cpu_name, write_json
+from eearly.io import cpu_isa, cpu_name, write_json
 from eearly.runs import RunConfig, run
 
 GOAL_PP = 0.5
@@ -44,6 +47,7 @@ def profile_runs(args) -> dict:
     if args.dataset: p.update(dataset=args.dataset, test_subset=0)
     if args.subset is not None: p.update(subset=args.subset)
     if args.max_epochs is not None: p.update(max_epochs=args.max_epochs)
+    if args.patience is not None: p.update(patience=args.patience)
     if p['schedule'] != 'converge': sys.exit(f"profile: {args.profile!r} trains {p['schedule']!r}, not 'converge'; the gap is a converge-schedule check")
     return p
 
@@ -68,8 +72,10 @@ def main():
     ap.add_argument('--dataset', default=None, help="another dataset than the profile's (all of it unless --subset)")
     ap.add_argument('--subset', type=int, default=None, help="another training-set size than the profile's (0: all)")
     ap.add_argument('--max-epochs', type=int, default=None, help="another epoch cap per phase than the profile's")
+    ap.add_argument('--patience', type=int, default=None, help="another patience than the profile's (the first run's; `--double patience` doubles it)")
     args = ap.parse_args()
     if args.max_epochs is not None and args.max_epochs < 1: sys.exit(f'--max-epochs: must be ≥ 1, got {args.max_epochs}')
+    if args.patience is not None and args.patience < 1: sys.exit(f'--patience: must be ≥ 1, got {args.patience}')
     if args.subset is not None and args.subset < 0: sys.exit(f'--subset: must be ≥ 0 (0: all), got {args.subset}')
     p, started, rows = profile_runs(args), time.time(), []
     caps = (p['max_epochs'], p['max_epochs'] * (2 if args.double == 'cap' else 1))
@@ -89,7 +95,7 @@ def main():
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     worst = float(max(r["gain_pp"] for r in rows))
     res = dict(goal_pp=GOAL_PP, max_gain_pp=worst, met=bool(worst <= GOAL_PP), profile=args.profile, doubled=args.double, max_epochs=caps, patience=patiences,
-               min_delta=p['min_delta'], dataset=p['dataset'], subset=p['subset'], test_subset=p['test_subset'], seed=args.seed, cpu=cpu_name(),
+               min_delta=p['min_delta'], dataset=p['dataset'], subset=p['subset'], test_subset=p['test_subset'], seed=args.seed, cpu=cpu_name(), isa=cpu_isa(),
                threads=torch.get_num_threads(), config=asdict(configs(args, p, caps[0], patiences[0])[0]), rows=rows,
                wall_s=round(time.time() - started, 1))
     write_json(args.out, res)

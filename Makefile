@@ -11,7 +11,11 @@ SHIPPED := default quick
 # leaving the shipped store and figures as they are; run it again to resume.
 RETRAIN ?=
 RETRAIN_DIR := build/retrain-$(PROFILE)
-FIGDIR  ?= $(if $(RETRAIN),$(RETRAIN_DIR)/figures,$(if $(filter default,$(PROFILE)),paper_figures,$(if $(filter $(SHIPPED),$(PROFILE)),paper_figures/$(PROFILE),build/figures-$(PROFILE))))
+# SET="KEY=VALUE ..." replaces figure parameters (SET="patience=8 max_epochs=240": a profile's next schedule). Its runs
+# train into the profile's store (COMMIT=1 commits them) and its figures go to build/next-<profile>/, so the shipped
+# figures stay as they are until the profile's YAML switches to the new values.
+SET     ?=
+FIGDIR  ?= $(if $(RETRAIN),$(RETRAIN_DIR)/figures,$(if $(SET),build/next-$(PROFILE)/figures,$(if $(filter default,$(PROFILE)),paper_figures,$(if $(filter $(SHIPPED),$(PROFILE)),paper_figures/$(PROFILE),build/figures-$(PROFILE)))))
 STORE   ?= $(if $(RETRAIN),$(RETRAIN_DIR)/store,paper_figures/store/$(PROFILE))
 FIG_ENV := $(if $(RETRAIN),EEARLY_RESULTS=$(abspath $(RETRAIN_DIR)/results))
 # TRAIN=0: fail on a run the store lacks instead of training it; WORKERS=N trains missing runs in N one-thread processes;
@@ -36,7 +40,7 @@ ROOTFLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 help: ## show this list
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 	@echo "  PROFILE=$(PROFILE) (figures: smoke | quick | default | paper | paper_tiny_imagenet | paper_imagenet | msdnet_cpu; outputs of the profiles not shipped go to build/)"
-	@echo "  TRAIN=0 (never train)  WORKERS=N (train missing runs in N processes)  COMMIT=1 (commit each run as it lands)  RETRAIN=1 (retrain from an empty cache into build/)"
+	@echo "  TRAIN=0 (never train)  WORKERS=N (train missing runs in N processes)  COMMIT=1 (commit each run as it lands)  RETRAIN=1 (retrain from an empty cache into build/)  SET=\"k=v ...\" (another schedule's runs into the store)"
 
 install: $(STAMP) ## create .venv and install eearly in editable mode with its dev extras
 
@@ -104,7 +108,7 @@ $(FIGDIR)/%.json: nbs/figs/%.ipynb $(RUNS_YAML) paper_figures/params/$(PROFILE)/
 	@echo "figure $* ($(PROFILE)): nbs/figs/$*.ipynb -> $(FIGDIR)/"
 	@start=$$(date +%s); \
 	if $(FIG_ENV) $(PY) -m eearly.store figure $* --profile $(PROFILE) --store $(STORE) --out build/$(PROFILE)/stage-$* \
-	     --executed build/$(PROFILE)/$*.ipynb --workers $(WORKERS) $(if $(filter 0,$(TRAIN)),--no-train) $(if $(COMMIT),--commit); then \
+	     --executed build/$(PROFILE)/$*.ipynb --workers $(WORKERS) $(if $(filter 0,$(TRAIN)),--no-train) $(if $(COMMIT),--commit) $(foreach s,$(SET),--set $(s)); then \
 	  mv build/$(PROFILE)/stage-$*/$*.json build/$(PROFILE)/stage-$*/.$*.json; \
 	  mv -f build/$(PROFILE)/stage-$*/* $(FIGDIR)/ && mv -f build/$(PROFILE)/stage-$*/.$*.json $@; \
 	  rm -rf build/$(PROFILE)/stage-$*; echo "figure $*: done in $$(( $$(date +%s) - start )) s"; \

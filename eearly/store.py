@@ -4,12 +4,13 @@
 
 # %% ../nbs/16_store.ipynb #b784f9e5
 from __future__ import annotations
-import argparse, json, os, random, subprocess, sys, tempfile
+import argparse, ast, json, os, random, subprocess, sys, tempfile
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+import yaml
 from tqdm.auto import tqdm
 from .io import resolve_path, project_root
 from .methods import METHODS
@@ -17,8 +18,8 @@ from .runs import RunConfig, run, run_dir, run_name, training_versions, trained_
 from .grids import figure_params
 
 # %% auto #0
-__all__ = ['STORE_DIR', 'profile_store', 'stored_runs', 'estimate_seconds', 'train_missing', 'make_figure', 'verify_run',
-           'verify', 'status', 'main']
+__all__ = ['STORE_DIR', 'profile_store', 'stored_runs', 'estimate_seconds', 'train_missing', 'figure_overrides', 'make_figure',
+           'verify_run', 'verify', 'status', 'main']
 
 # %% ../nbs/16_store.ipynb #62e32108
 STORE_DIR = 'paper_figures/store'  # one folder per profile
@@ -119,14 +120,33 @@ def _env(**values):
             if v is None: os.environ.pop(k, None)
             else: os.environ[k] = v
 
+# %% ../nbs/16_store.ipynb #e4032ea7-0
+def figure_overrides(name: str, sets=()) -> dict:
+    """`KEY=VALUE` strings (values read as YAML) as parameters of figure `name`: each key must be in the notebook's
+    `parameters` cell and each value of its default's type (an int where a float is expected is taken as one)."""
+    import papermill as pm
+    known = {k: ast.literal_eval(p['default']) for k, p in pm.inspect_notebook(str(resolve_path(f'nbs/figs/{name}.ipynb'))).items()}
+    known = {k: v for k, v in known.items() if k not in ('out_dir', 'profile')}  # the command sets these
+    out = {}
+    for s in sets:
+        key, eq, text = s.partition('=')
+        if not eq or key not in known:
+            raise ValueError(f"--set: {s!r} is not KEY=VALUE with KEY a parameter of {name}; its parameters: {', '.join(known)}")
+        value, default = yaml.safe_load(text), known[key]
+        if isinstance(default, float) and type(value) is int: value = float(value)
+        if default is not None and type(value) is not type(default):
+            raise ValueError(f'--set: {key} takes a value of type {type(default).__name__} (like {default!r}), got {text!r}')
+        out[key] = value
+    return out
+
 # %% ../nbs/16_store.ipynb #e4032ea7-1
 def make_figure(name: str, profile: str, out_dir, executed, store=None, train: bool = True, workers: int = 1,
-                commit: bool = False, max_rounds: int = 20) -> int:
-    """Run `nbs/figs/<name>.ipynb` for `profile` into `out_dir`, training what the store lacks between passes (none with
-    `train=False`); returns the runs trained."""
+                commit: bool = False, max_rounds: int = 20, overrides: dict = None) -> int:
+    """Run `nbs/figs/<name>.ipynb` for `profile` (its parameters replaced by `overrides`) into `out_dir`, training what
+    the store lacks between passes (none with `train=False`); returns the runs trained."""
     import papermill as pm  # a dev requirement: the paper's figures, not the library, need it
     store = resolve_path(store or profile_store(profile))
-    params = figure_params(name, profile) | dict(out_dir=str(out_dir), profile=profile)
+    params = figure_params(name, profile) | (overrides or {}) | dict(out_dir=str(out_dir), profile=profile)
     trained = 0
     for _ in range(max_rounds):
         with tempfile.NamedTemporaryFile('r', suffix='.jsonl') as missing, _env(EEARLY_TRAIN=0, EEARLY_MISSING=missing.name, EEARLY_STORE=store):
@@ -216,6 +236,7 @@ def main(argv=None):
     f.add_argument('--no-train', action='store_true', help='fail on a missing run instead of training it (make plots)')
     f.add_argument('--store', help='default: paper_figures/store/<profile>')
     f.add_argument('--workers', type=int, default=1); f.add_argument('--commit', action='store_true', help='commit each run as it lands')
+    f.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help="a figure parameter that wins over the profile's YAML")
     for name in ('status', 'verify'):
         p = sub.add_parser(name); p.add_argument('--profile', required=True); p.add_argument('--store', help='default: paper_figures/store/<profile>')
     sub.choices['status'].add_argument('--runs', action='store_true', help="each run's bytes too")
@@ -226,7 +247,8 @@ def main(argv=None):
     a = ap.parse_args(argv)
     try:
         if a.cmd == 'figure':
-            n = make_figure(a.name, a.profile, a.out, a.executed, a.store, train=not a.no_train, workers=a.workers, commit=a.commit)
+            n = make_figure(a.name, a.profile, a.out, a.executed, a.store, train=not a.no_train, workers=a.workers, commit=a.commit,
+                            overrides=figure_overrides(a.name, a.set))
             print(f'eearly-store: {a.name}: {n} run(s) trained')
             return 0
         store = resolve_path(a.store) if a.store else profile_store(a.profile)

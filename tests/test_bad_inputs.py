@@ -68,8 +68,10 @@ class Cli:
 
 @dataclass
 class Papermill:
-    "Parameters of `nbs/figs/fig_exit_costs.ipynb`: executing it must fail with the message in the traceback."
+    """Parameters of a figure notebook (`nbs/figs/fig_exit_costs.ipynb` unless `figure`): executing it must fail with
+    the message in the traceback."""
     params: dict
+    figure: str = 'fig_exit_costs'
 
 
 def case(call, exc, match, id): return pytest.param(call, exc, match, id=id)
@@ -150,9 +152,10 @@ CASES = [
     case(Cli(_DIGITS[:-2] + ('total_epochs=0', 'batch_size=64')), 2, r"total_epochs: must be an int >= 1 \(or None\), got 0", 'cli-zero-epochs'),
     case(Cli(_DIGITS + ('lr=fast',)), 2, r"lr: learning rates must be positive numbers, got lr='fast'", 'cli-lr-str'),
     case(Cli(_DIGITS + ('method_kw={weighting: focal}',)), 2, r"weighting: unknown name 'focal'; valid names: uniform", 'cli-unknown-weighting'),
-    # papermill parameters of a figure notebook (at most two: each starts a kernel)
+    # papermill parameters of a figure notebook (few: each starts a kernel)
     case(Papermill(dict(backbones='resnet9')), 'papermill', r"backbone: unknown name 'resnet9'; valid names: cnn", 'papermill-backbones'),
     case(Papermill(dict(dataset='mnist')), 'papermill', r"dataset: unknown name 'mnist'; valid names: fashion_mnist, digits", 'papermill-dataset'),
+    case(Papermill(dict(cells='cnn@500:q4'), 'fig_suitability'), 'papermill', r"cells: 'cnn@500:q4': the patience after ':' is p and a positive number", 'papermill-cell-patience'),
 ]
 
 
@@ -168,7 +171,7 @@ def test_bad_input(call, exc, match, tmp_path, capsys):
     elif isinstance(call, Papermill):
         import papermill as pm
         with pytest.raises(pm.PapermillExecutionError) as e:
-            pm.execute_notebook(str(ROOT/'nbs'/'figs'/'fig_exit_costs.ipynb'), str(tmp_path/'out.ipynb'), kernel_name='python3',
+            pm.execute_notebook(str(ROOT/'nbs'/'figs'/f'{call.figure}.ipynb'), str(tmp_path/'out.ipynb'), kernel_name='python3',
                                 parameters=dict(call.params, out_dir=str(tmp_path/'fig')), progress_bar=False, cwd=str(ROOT))
         assert e.value.ename == 'ValueError'
         assert re.search(match, e.value.evalue), e.value.evalue

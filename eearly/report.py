@@ -49,9 +49,10 @@ def _convergence_lines(c: dict) -> list[str]:
     rows = '; '.join(f"{r['backbone']} {r['regime']} {r['final_acc']:.2f} → {r['final_acc_2x']:.2f} % ({r['gain_pp']:+.2f} pp)"
                      + (at_cap if r.get('capped_2x') else '') for r in c['rows'])
     pat = c.get('doubled') == 'patience'
+    data = f", {c['dataset']} {c.get('subset') or 'all'}" if c.get('dataset') else ''  # a fig_suitability cell, or the shared runs
     what = (f"patience {c['patience'][0]} vs {c['patience'][1]} epochs under the cap {c['max_epochs'][0]}" if pat else
             f"epoch cap {c['max_epochs'][0]} vs {c['max_epochs'][1]} per phase")
-    return [f"**Convergence gap** (`bench/convergence.py{' --double patience' if pat else ''}`, seed {c['seed']}, {what}): largest final-exit gain **{c['max_gain_pp']:+.2f} pp** (goal ≤ {c['goal_pp']} pp: {'met' if c['met'] else 'missed'}). {rows}.", '']
+    return [f"**Convergence gap** (`bench/convergence.py{' --double patience' if pat else ''}`, seed {c['seed']}{data}, {what}): largest final-exit gain **{c['max_gain_pp']:+.2f} pp** (goal ≤ {c['goal_pp']} pp: {'met' if c['met'] else 'missed'}). {rows}.", '']
 
 # %% ../nbs/17_report.ipynb #70bc42c7
 # `bench/rerun.py --out <fig_dir>/rerun[-<what>].json`: one file per rerun check (the verdicts that flipped when figures

@@ -16,7 +16,7 @@ from eearly.data import dataset_info, get_dataloaders, load_dataset
 from eearly.models import create_backbone
 from eearly.heads import MultiExit, make_head
 from eearly.evaluate import exit_scores, exit_curve, budget_accuracy, collect_logits, head_metrics, run_metrics
-from eearly.methods import as_method, loss_weights
+from eearly.methods import as_method
 from eearly.regimes import fit, regime_phases, load_checkpoint, CheckpointError
 from eearly.runs import RunConfig, main
 

@@ -140,7 +140,7 @@ def test_process_pool_runs_land_in_the_cache(tmp_path):
     "`run_many(executor=ProcessPoolExecutor)`: the workers' runs are the ones a later in-process call reads from the cache."
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
-    from dataclasses import asdict, replace
+    from dataclasses import replace
     from eearly.runs import run_many
     pair = [replace(CFG, regime='joint', total_epochs=1, seed=s) for s in (0, 1)]
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context('spawn')) as ex:

@@ -156,6 +156,7 @@ CASES = [
     case(Papermill(dict(backbones='resnet9')), 'papermill', r"backbone: unknown name 'resnet9'; valid names: cnn", 'papermill-backbones'),
     case(Papermill(dict(dataset='mnist')), 'papermill', r"dataset: unknown name 'mnist'; valid names: fashion_mnist, digits", 'papermill-dataset'),
     case(Papermill(dict(cells='cnn@500:q4'), 'fig_suitability'), 'papermill', r"cells: 'cnn@500:q4': the patience after ':' is p and a positive number", 'papermill-cell-patience'),
+    case(Papermill(dict(cells='cnn@500,cnn@500'), 'fig_suitability'), 'papermill', r"cells: 'cnn@500,cnn@500' names a backbone and data setting twice", 'papermill-cell-twice'),
 ]
 
 
